@@ -1,0 +1,3 @@
+module github.com/nfstream-go/nfstream
+
+go 1.26.8
