@@ -1,3 +1,10 @@
 module github.com/nfstream-go/nfstream
 
-go 1.26.8
+go 1.26
+
+require (
+	github.com/gopacket/gopacket v1.7.7 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/cobra v1.10.2 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+)

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/nfstream-go/nfstream/internal/decode"
+	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/meter"
+	"github.com/nfstream-go/nfstream/internal/output"
+	"github.com/nfstream-go/nfstream/internal/pipeline"
+)
+
+// version is the tool's version, set at build time with -ldflags.
+var version = "0.1.0-dev"
+
+// usageError marks errors in the command line (exit status 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// options holds the command line, validated before any work starts.
+type options struct {
+	read           []string
+	decodeTunnels  bool
+	idleTimeout    int64
+	activeTimeout  int64
+	accountingMode string
+	nDissections   int
+	stats          bool
+	splt           int
+	maxFlows       int64
+	count          int64
+	outPath        string
+	format         string
+	quiet          bool
+
+	accounting features.AccountingMode // parsed from accountingMode
+}
+
+func (o *options) addFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVarP(&o.read, "read", "r", nil, "read packets from capture `FILE` (pcap or pcapng; repeat for several files read as one capture; - for standard input)")
+	fs.BoolVar(&o.decodeTunnels, "decode-tunnels", true, "decapsulate GTP-U, CAPWAP and TZSP and add the tunnel_id column")
+	fs.Int64Var(&o.idleTimeout, "idle-timeout", 120, "expire a flow after this many `seconds` without packets")
+	fs.Int64Var(&o.activeTimeout, "active-timeout", 1800, "expire a flow this many `seconds` after its first packet")
+	fs.StringVar(&o.accountingMode, "accounting-mode", "link", "packet size used by byte counters and size features: link, ip, transport or payload (or 0-3)")
+	fs.IntVar(&o.nDissections, "n-dissections", 20, "packets per flow passed to nDPI (0-255; 0 disables dissection)")
+	fs.BoolVar(&o.stats, "stats", false, "add the 48 statistical feature columns")
+	fs.IntVar(&o.splt, "splt", 0, "add early-flow sequences of `N` packets (0-65535; 0 disables)")
+	fs.Int64Var(&o.maxFlows, "max-flows", 0, "stop after `N` flows (0: no limit)")
+	fs.Int64VarP(&o.count, "count", "c", 0, "stop after reading `N` packets (0: no limit)")
+	fs.StringVarP(&o.outPath, "output", "o", "-", "write flows to `PATH` (format from the extension: .csv, .jsonl); - for standard output")
+	fs.StringVar(&o.format, "format", "", "output format: csv or jsonl (default: from the -o extension, else csv)")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors on standard error")
+}
+
+var accountingNames = map[string]features.AccountingMode{
+	"link": features.AccountLink, "0": features.AccountLink,
+	"ip": features.AccountIP, "1": features.AccountIP,
+	"transport": features.AccountTransport, "2": features.AccountTransport,
+	"payload": features.AccountPayload, "3": features.AccountPayload,
+}
+
+// maxTimeoutSeconds keeps timeout*1000 within uint64, as NFStream requires.
+const maxTimeoutSeconds = (1<<64 - 1) / 1000
+
+// validate checks every option, naming the bad one; it does no work.
+func (o *options) validate(args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected arguments %q: BPF filters are not supported yet", strings.Join(args, " "))
+	}
+	if len(o.read) == 0 {
+		return usagef("no input: give a capture file with -r FILE")
+	}
+	stdin := 0
+	for _, f := range o.read {
+		if f == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return usagef("-r - (standard input) may appear only once")
+	}
+	if o.idleTimeout < 0 || uint64(o.idleTimeout) > maxTimeoutSeconds {
+		return usagef("--idle-timeout %d: must be a number of seconds from 0 to %d", o.idleTimeout, uint64(maxTimeoutSeconds))
+	}
+	if o.activeTimeout < 0 || uint64(o.activeTimeout) > maxTimeoutSeconds {
+		return usagef("--active-timeout %d: must be a number of seconds from 0 to %d", o.activeTimeout, uint64(maxTimeoutSeconds))
+	}
+	mode, ok := accountingNames[strings.ToLower(o.accountingMode)]
+	if !ok {
+		return usagef("--accounting-mode %q: must be link, ip, transport or payload (or 0-3)", o.accountingMode)
+	}
+	o.accounting = mode
+	if o.nDissections < 0 || o.nDissections > 255 {
+		return usagef("--n-dissections %d: must be from 0 to 255", o.nDissections)
+	}
+	if o.splt < 0 || o.splt > 65535 {
+		return usagef("--splt %d: must be from 0 to 65535", o.splt)
+	}
+	if o.maxFlows < 0 {
+		return usagef("--max-flows %d: must be 0 or more", o.maxFlows)
+	}
+	if o.count < 0 {
+		return usagef("-c %d: must be 0 or more", o.count)
+	}
+	if _, err := o.outputFormat(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// outputFormat decides the format from --format or the -o extension.
+func (o *options) outputFormat() (string, error) {
+	if o.format != "" {
+		switch f := strings.ToLower(o.format); f {
+		case "csv", "jsonl":
+			return f, nil
+		case "parquet":
+			return "", usagef("--format parquet: Parquet output is not available yet")
+		default:
+			return "", usagef("--format %q: must be csv or jsonl", o.format)
+		}
+	}
+	if o.outPath == "-" {
+		return "csv", nil
+	}
+	switch ext := strings.ToLower(filepath.Ext(o.outPath)); ext {
+	case ".csv":
+		return "csv", nil
+	case ".jsonl", ".json", ".ndjson":
+		return "jsonl", nil
+	case ".parquet", ".gz", ".zst":
+		return "", usagef("-o %q: %s output is not available yet", o.outPath, ext)
+	default:
+		return "", usagef("-o %q: cannot tell the format from the extension %q; use .csv or .jsonl, or --format", o.outPath, ext)
+	}
+}
+
+func (o *options) pipelineConfig() pipeline.Config {
+	return pipeline.Config{
+		Sources: o.read,
+		Decode:  decode.Options{DecodeTunnels: o.decodeTunnels},
+		Meter: meter.Config{
+			Features:      features.Config{Accounting: o.accounting, Stats: o.stats, SPLT: o.splt},
+			IdleTimeout:   uint64(o.idleTimeout) * 1000,
+			ActiveTimeout: uint64(o.activeTimeout) * 1000,
+		},
+		MaxFlows:   uint64(o.maxFlows),
+		MaxPackets: uint64(o.count),
+	}
+}
+
+func (o *options) schema() features.Schema {
+	return features.Schema{Tunnel: o.decodeTunnels, Stats: o.stats, SPLT: o.splt > 0}
+}
+
+func newRootCommand() *cobra.Command {
+	var o options
+	cmd := &cobra.Command{
+		Use:   "nfstream -r FILE [flags]",
+		Short: "Turn packets into bidirectional flow records with NFStream's features",
+		Long: `nfstream reads pcap or pcapng captures and writes one record per
+bidirectional flow, with the columns and values of NFStream.`,
+		Example: `  nfstream -r capture.pcap -o flows.csv --stats --splt 10
+  tcpdump -w - -i eth0 | nfstream -r - > flows.csv`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(args); err != nil {
+				return err
+			}
+			return run(cmd, &o)
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.Flags().SortFlags = false
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// run opens the output and runs the pipeline.
+func run(cmd *cobra.Command, o *options) error {
+	for _, f := range o.read {
+		if f == "-" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("open %q: %w", f, unwrapPathError(err))
+		}
+	}
+	format, _ := o.outputFormat()
+	var w io.Writer = cmd.OutOrStdout()
+	name := "standard output"
+	if o.outPath != "-" {
+		f, err := os.Create(o.outPath)
+		if err != nil {
+			return fmt.Errorf("create output %q: %w", o.outPath, unwrapPathError(err))
+		}
+		w, name = f, o.outPath
+	}
+	var sink output.Sink
+	if format == "jsonl" {
+		sink = output.NewJSONL(w, name)
+	} else {
+		sink = output.NewCSV(w, name)
+	}
+	st, err := pipeline.Run(cmd.Context(), o.pipelineConfig(), sink, o.schema().Columns())
+	if !o.quiet && o.outPath != "-" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "nfstream: %s flows from %s packets (%s ignored) written to %s\n",
+			strconv.FormatUint(st.Flows, 10), strconv.FormatUint(st.Packets, 10), strconv.FormatUint(st.Ignored, 10), name)
+	}
+	return err
+}
+
+// unwrapPathError drops the *os.PathError wrapper, whose text repeats the
+// path we already quote.
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,179 @@
+package features
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// Kind is the type of a column's values.
+type Kind uint8
+
+// Column kinds.
+const (
+	KindUint   Kind = iota // unsigned integer (counters, timestamps, ports)
+	KindInt                // signed integer
+	KindFloat              // float64
+	KindString             // text
+	KindList               // list of integers (SPLT)
+)
+
+// Column is one output column: its NFStream name, its kind and how its value
+// is read from a Record. Exactly the accessor matching Kind is set.
+type Column struct {
+	Name  string
+	Kind  Kind
+	Uint  func(*Record) uint64
+	Int   func(*Record) int64
+	Float func(*Record) float64
+	// String appends the value's text to dst.
+	String func(r *Record, dst []byte) []byte
+	// List returns the i-th element; ListLen the number of elements.
+	List    func(r *Record, i int) int64
+	ListLen func(r *Record) int
+}
+
+// Schema selects the column groups of an output.
+type Schema struct {
+	// Tunnel adds tunnel_id (NFStream adds it when decode_tunnels is on).
+	Tunnel bool
+	Stats  bool
+	SPLT   bool
+}
+
+// Columns returns the columns of s in NFStream's order.
+func (s Schema) Columns() []Column {
+	cols := []Column{
+		uintCol("id", func(r *Record) uint64 { return r.ID }),
+		{Name: "expiration_id", Kind: KindInt, Int: func(r *Record) int64 { return int64(r.ExpirationID) }},
+		strCol("src_ip", func(r *Record, b []byte) []byte { return AppendIP(b, r.IPVersion, r.SrcIP) }),
+		strCol("src_mac", func(r *Record, b []byte) []byte { return appendMAC(b, r.SrcMAC[:]) }),
+		strCol("src_oui", func(r *Record, b []byte) []byte { return appendMAC(b, r.SrcMAC[:3]) }),
+		uintCol("src_port", func(r *Record) uint64 { return uint64(r.SrcPort) }),
+		strCol("dst_ip", func(r *Record, b []byte) []byte { return AppendIP(b, r.IPVersion, r.DstIP) }),
+		strCol("dst_mac", func(r *Record, b []byte) []byte { return appendMAC(b, r.DstMAC[:]) }),
+		strCol("dst_oui", func(r *Record, b []byte) []byte { return appendMAC(b, r.DstMAC[:3]) }),
+		uintCol("dst_port", func(r *Record) uint64 { return uint64(r.DstPort) }),
+		uintCol("protocol", func(r *Record) uint64 { return uint64(r.Protocol) }),
+		uintCol("ip_version", func(r *Record) uint64 { return uint64(r.IPVersion) }),
+		uintCol("vlan_id", func(r *Record) uint64 { return uint64(r.VlanID) }),
+	}
+	if s.Tunnel {
+		cols = append(cols, uintCol("tunnel_id", func(r *Record) uint64 { return uint64(r.TunnelID) }))
+	}
+	scopes := []struct {
+		name string
+		dir  func(*Record) *Direction
+	}{
+		{"bidirectional", func(r *Record) *Direction { return &r.Bidirectional }},
+		{"src2dst", func(r *Record) *Direction { return &r.Src2Dst }},
+		{"dst2src", func(r *Record) *Direction { return &r.Dst2Src }},
+	}
+	for _, sc := range scopes {
+		dir := sc.dir
+		cols = append(cols,
+			uintCol(sc.name+"_first_seen_ms", func(r *Record) uint64 { return dir(r).FirstSeenMS }),
+			uintCol(sc.name+"_last_seen_ms", func(r *Record) uint64 { return dir(r).LastSeenMS }),
+			uintCol(sc.name+"_duration_ms", func(r *Record) uint64 { return dir(r).DurationMS }),
+			uintCol(sc.name+"_packets", func(r *Record) uint64 { return dir(r).Packets }),
+			uintCol(sc.name+"_bytes", func(r *Record) uint64 { return dir(r).Bytes }),
+		)
+	}
+	if s.Stats {
+		for _, sc := range scopes {
+			dir := sc.dir
+			cols = append(cols,
+				uintCol(sc.name+"_min_ps", func(r *Record) uint64 { return uint64(dir(r).PS.Min) }),
+				floatCol(sc.name+"_mean_ps", func(r *Record) float64 { return dir(r).PS.Mean }),
+				floatCol(sc.name+"_stddev_ps", func(r *Record) float64 { d := dir(r); return d.PS.Stddev(d.Packets) }),
+				uintCol(sc.name+"_max_ps", func(r *Record) uint64 { return uint64(dir(r).PS.Max) }),
+			)
+		}
+		for _, sc := range scopes {
+			dir := sc.dir
+			cols = append(cols,
+				uintCol(sc.name+"_min_piat_ms", func(r *Record) uint64 { return dir(r).PIAT.Min }),
+				floatCol(sc.name+"_mean_piat_ms", func(r *Record) float64 { return dir(r).PIAT.Mean }),
+				floatCol(sc.name+"_stddev_piat_ms", func(r *Record) float64 { return dir(r).PIATStddev() }),
+				uintCol(sc.name+"_max_piat_ms", func(r *Record) uint64 { return dir(r).PIAT.Max }),
+			)
+		}
+		flagNames := [numFlags]string{"syn", "cwr", "ece", "urg", "ack", "psh", "rst", "fin"}
+		for _, sc := range scopes {
+			dir := sc.dir
+			for i, f := range flagNames {
+				cols = append(cols, uintCol(sc.name+"_"+f+"_packets", func(r *Record) uint64 { return dir(r).Flags[i] }))
+			}
+		}
+	}
+	if s.SPLT {
+		cols = append(cols,
+			listCol("splt_direction", func(r *Record, i int) int64 { return int64(r.SPLTDirection[i]) }),
+			listCol("splt_ps", func(r *Record, i int) int64 { return int64(r.SPLTPS[i]) }),
+			listCol("splt_piat_ms", func(r *Record, i int) int64 { return r.SPLTPIAT[i] }),
+		)
+	}
+	return cols
+}
+
+func uintCol(name string, f func(*Record) uint64) Column {
+	return Column{Name: name, Kind: KindUint, Uint: f}
+}
+
+func floatCol(name string, f func(*Record) float64) Column {
+	return Column{Name: name, Kind: KindFloat, Float: f}
+}
+
+func strCol(name string, f func(*Record, []byte) []byte) Column {
+	return Column{Name: name, Kind: KindString, String: f}
+}
+
+func listCol(name string, f func(*Record, int) int64) Column {
+	return Column{Name: name, Kind: KindList, List: f, ListLen: func(r *Record) int { return len(r.SPLTDirection) }}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendMAC appends b as lower-case hex octets separated by colons.
+func appendMAC(dst, b []byte) []byte {
+	for i, c := range b {
+		if i > 0 {
+			dst = append(dst, ':')
+		}
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return dst
+}
+
+// AppendIP appends the text of an address as glibc's inet_ntop writes it
+// (NFStream's src_ip/dst_ip): dotted quad for IPv4; for IPv6 the RFC 5952
+// compressed form, except that IPv4-compatible (::a.b.c.d) and IPv4-mapped
+// (::ffff:a.b.c.d) addresses end in a dotted quad.
+func AppendIP(dst []byte, version uint8, a [16]byte) []byte {
+	if version == 4 {
+		return netip.AddrFrom4([4]byte(a[:4])).AppendTo(dst)
+	}
+	zero12 := true
+	for _, c := range a[:12] {
+		if c != 0 {
+			zero12 = false
+			break
+		}
+	}
+	// glibc prints the embedded IPv4 form when the longest zero run is the
+	// first six words (word 6 non-zero), or the first five with ffff next.
+	if zero12 && (a[12] != 0 || a[13] != 0) {
+		dst = append(dst, "::"...)
+		return appendDotted(dst, a[12:])
+	}
+	return netip.AddrFrom16(a).AppendTo(dst)
+}
+
+func appendDotted(dst, b []byte) []byte {
+	for i, c := range b {
+		if i > 0 {
+			dst = append(dst, '.')
+		}
+		dst = strconv.AppendUint(dst, uint64(c), 10)
+	}
+	return dst
+}

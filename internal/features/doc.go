@@ -1,0 +1,11 @@
+// Package features holds the flow record and the per-packet feature
+// computations of the meter stage: the core counters, the 48 statistical
+// features (Welford updates in NFStream's exact order, so floats match its
+// output to the last bit) and the early-flow SPLT sequences. It also defines
+// the output schema: the column names, in NFStream's order, and how each
+// value is read from a Record.
+//
+// The computations follow NFStream 6.5.4's C engine (flow_init_* and
+// flow_update_* in lib_engine.c) and its Python sync step (flow.py), which
+// turns the running sums of squares into sample standard deviations.
+package features

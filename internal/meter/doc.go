@@ -1,0 +1,20 @@
+// Package meter is the flow-metering stage: a flow table keyed by the
+// direction-agnostic 5-tuple plus VLAN and tunnel, NFStream's timeouts and
+// expiry order, and the per-packet feature updates of package features.
+//
+// Expiry follows NFStream 6.5.4 for file input (PRODUCT.md compatibility
+// item 2): each packet first tests its own flow for idle then active
+// timeout and, if expired, the flow is exported without that packet and a
+// new flow starts from it; every 10 ms of packet time an idle scan walks the
+// flows in creation order and stops at the first flow that is not idle
+// (NFStream's scan, even though it delays some exports); the end of the
+// capture exports the remaining flows in creation order. Time is packet
+// time, clamped so it never goes backwards.
+//
+// Ownership: the Meter owns its flows. The *features.Record handed to the
+// export function is valid only during that call.
+//
+// The hot path allocates nothing in steady state: flows live in a slice
+// with a free list, linked in creation order by index, and SPLT sequences
+// live in slabs indexed by flow slot.
+package meter

@@ -1,0 +1,251 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/nfstream-go/nfstream/internal/features"
+)
+
+// Sink consumes flow records. Begin is called once before any record,
+// Write once per record (the record is only valid during the call), and
+// Close once at the end; Close flushes and reports the first write error.
+type Sink interface {
+	Begin(cols []features.Column) error
+	Write(r *features.Record) error
+	Close() error
+}
+
+// flushSize is the buffered size at which a text sink writes to its
+// destination.
+const flushSize = 64 << 10
+
+// textSink holds what CSV and JSONL share: the columns, a reused row buffer
+// and the destination.
+type textSink struct {
+	w    io.Writer
+	name string // destination, for error messages
+	cols []features.Column
+	buf  []byte
+	err  error
+}
+
+func (t *textSink) flush() error {
+	if t.err != nil || len(t.buf) == 0 {
+		return t.err
+	}
+	if _, err := t.w.Write(t.buf); err != nil {
+		t.err = fmt.Errorf("write %q: %w", t.name, err)
+	}
+	t.buf = t.buf[:0]
+	return t.err
+}
+
+func (t *textSink) endRow() error {
+	t.buf = append(t.buf, '\n')
+	if len(t.buf) >= flushSize {
+		return t.flush()
+	}
+	return t.err
+}
+
+func (t *textSink) Close() error {
+	err := t.flush()
+	if c, ok := t.w.(io.Closer); ok {
+		if cerr := c.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close %q: %w", t.name, cerr)
+		}
+	}
+	return err
+}
+
+// CSV writes NFStream's CSV: a header of bare column names, then one line
+// per flow; strings quoted with inner quotes doubled (RFC 4180; NFStream
+// 6.5.4 escapes them with a backslash instead, a bug PRODUCT.md fixes).
+type CSV struct{ textSink }
+
+// NewCSV returns a CSV sink writing to w; name names the destination in
+// errors. If w is an io.Closer, Close closes it.
+func NewCSV(w io.Writer, name string) *CSV {
+	return &CSV{textSink{w: w, name: name, buf: make([]byte, 0, flushSize+4096)}}
+}
+
+// Begin writes the header line.
+func (c *CSV) Begin(cols []features.Column) error {
+	c.cols = cols
+	for i, col := range cols {
+		if i > 0 {
+			c.buf = append(c.buf, ',')
+		}
+		c.buf = append(c.buf, col.Name...)
+	}
+	return c.endRow()
+}
+
+// Write appends one row.
+func (c *CSV) Write(r *features.Record) error {
+	for i := range c.cols {
+		col := &c.cols[i]
+		if i > 0 {
+			c.buf = append(c.buf, ',')
+		}
+		switch col.Kind {
+		case features.KindUint:
+			c.buf = strconv.AppendUint(c.buf, col.Uint(r), 10)
+		case features.KindInt:
+			c.buf = strconv.AppendInt(c.buf, col.Int(r), 10)
+		case features.KindFloat:
+			c.buf = AppendPyFloat(c.buf, col.Float(r))
+		case features.KindString:
+			c.buf = append(c.buf, '"')
+			start := len(c.buf)
+			c.buf = col.String(r, c.buf)
+			c.buf = doubleQuotes(c.buf, start)
+			c.buf = append(c.buf, '"')
+		case features.KindList:
+			c.buf = append(c.buf, '"')
+			c.buf = appendList(c.buf, col, r, ", ")
+			c.buf = append(c.buf, '"')
+		}
+	}
+	return c.endRow()
+}
+
+// doubleQuotes doubles every '"' in buf[start:].
+func doubleQuotes(buf []byte, start int) []byte {
+	n := 0
+	for _, c := range buf[start:] {
+		if c == '"' {
+			n++
+		}
+	}
+	if n == 0 {
+		return buf
+	}
+	end := len(buf)
+	buf = append(buf, make([]byte, n)...)
+	w := len(buf)
+	for i := end - 1; i >= start; i-- {
+		w--
+		buf[w] = buf[i]
+		if buf[i] == '"' {
+			w--
+			buf[w] = '"'
+		}
+	}
+	return buf
+}
+
+func appendList(buf []byte, col *features.Column, r *features.Record, sep string) []byte {
+	buf = append(buf, '[')
+	for i, n := 0, col.ListLen(r); i < n; i++ {
+		if i > 0 {
+			buf = append(buf, sep...)
+		}
+		buf = strconv.AppendInt(buf, col.List(r, i), 10)
+	}
+	return append(buf, ']')
+}
+
+// JSONL writes one JSON object per line, with the CSV's names and order;
+// numbers as numbers (floats written as in CSV, so 68.0 stays a float) and
+// lists as arrays.
+type JSONL struct{ textSink }
+
+// NewJSONL returns a JSONL sink writing to w; name names the destination in
+// errors. If w is an io.Closer, Close closes it.
+func NewJSONL(w io.Writer, name string) *JSONL {
+	return &JSONL{textSink{w: w, name: name, buf: make([]byte, 0, flushSize+4096)}}
+}
+
+// Begin records the columns; JSONL has no header.
+func (j *JSONL) Begin(cols []features.Column) error {
+	j.cols = cols
+	return nil
+}
+
+// Write appends one object.
+func (j *JSONL) Write(r *features.Record) error {
+	j.buf = append(j.buf, '{')
+	for i := range j.cols {
+		col := &j.cols[i]
+		if i > 0 {
+			j.buf = append(j.buf, ',')
+		}
+		j.buf = appendJSONString(j.buf, col.Name)
+		j.buf = append(j.buf, ':')
+		switch col.Kind {
+		case features.KindUint:
+			j.buf = strconv.AppendUint(j.buf, col.Uint(r), 10)
+		case features.KindInt:
+			j.buf = strconv.AppendInt(j.buf, col.Int(r), 10)
+		case features.KindFloat:
+			f := col.Float(r)
+			if f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308 {
+				j.buf = append(j.buf, "null"...) // JSON has no NaN or infinities
+			} else {
+				j.buf = AppendPyFloat(j.buf, f)
+			}
+		case features.KindString:
+			start := len(j.buf)
+			j.buf = col.String(r, j.buf)
+			j.buf = quoteJSONInPlace(j.buf, start)
+		case features.KindList:
+			j.buf = appendList(j.buf, col, r, ",")
+		}
+	}
+	j.buf = append(j.buf, '}')
+	return j.endRow()
+}
+
+func appendJSONString(buf []byte, s string) []byte {
+	start := len(buf)
+	buf = append(buf, s...)
+	return quoteJSONInPlace(buf, start)
+}
+
+// quoteJSONInPlace turns the raw text in buf[start:] into a JSON string
+// literal. Invalid UTF-8 becomes U+FFFD.
+func quoteJSONInPlace(buf []byte, start int) []byte {
+	raw := buf[start:]
+	clean := true
+	for _, c := range raw {
+		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		buf = append(buf, 0, 0)
+		copy(buf[start+1:], raw)
+		buf[start] = '"'
+		buf[len(buf)-1] = '"'
+		return buf
+	}
+	// Rare path: escape from a copy of the raw text.
+	tmp := append([]byte(nil), raw...)
+	buf = append(buf[:start], '"')
+	for len(tmp) > 0 {
+		r, size := utf8.DecodeRune(tmp)
+		switch {
+		case r == '"' || r == '\\':
+			buf = append(buf, '\\', byte(r))
+		case r == '\n':
+			buf = append(buf, '\\', 'n')
+		case r == '\r':
+			buf = append(buf, '\\', 'r')
+		case r == '\t':
+			buf = append(buf, '\\', 't')
+		case r < 0x20:
+			buf = append(buf, '\\', 'u', '0', '0', hexDigit(byte(r)>>4), hexDigit(byte(r)&0xf))
+		default:
+			buf = utf8.AppendRune(buf, r)
+		}
+		tmp = tmp[size:]
+	}
+	return append(buf, '"')
+}
+
+func hexDigit(b byte) byte { return "0123456789abcdef"[b] }
