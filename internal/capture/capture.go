@@ -59,6 +59,10 @@ var ErrNotCapture = errors.New("not a pcap or pcapng capture")
 // end of the file.
 var ErrTruncated = errors.New("truncated capture")
 
+// ErrEmpty is wrapped by the error returned for an input with no bytes at
+// all, such as an empty file or a pipe whose writer wrote nothing.
+var ErrEmpty = errors.New("empty file")
+
 // FormatError reports bad capture input: the file's name, the byte offset
 // at which the bad header or record starts, and what is wrong with it.
 type FormatError struct {
@@ -67,8 +71,12 @@ type FormatError struct {
 	Err    error
 }
 
+// Error returns the quoted file name, the offset and the problem, for
+// example `"a.pcap": offset 24: truncated capture: ...`.
 func (e *FormatError) Error() string {
-	return fmt.Sprintf("%s: offset %d: %v", e.Name, e.Offset, e.Err)
+	return fmt.Sprintf("%q: offset %d: %v", e.Name, e.Offset, e.Err)
 }
 
+// Unwrap returns the underlying problem, so errors.Is finds ErrTruncated,
+// ErrNotCapture or ErrEmpty through a FormatError.
 func (e *FormatError) Unwrap() error { return e.Err }

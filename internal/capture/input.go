@@ -1,0 +1,110 @@
+package capture
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+)
+
+// readBufferSize is the size of the bufio.Reader under every file source.
+// Large reads amortise the system calls; records are still copied once,
+// from this buffer into the source's packet buffer.
+const readBufferSize = 256 << 10
+
+// minGrow is the smallest packet buffer allocated when one must grow.
+const minGrow = 4 << 10
+
+// input is the byte stream under a source: a buffered reader, the offset of
+// the next unread byte (for error messages), and the packet buffer that
+// Packet.Data points into.
+type input struct {
+	name string
+	r    *bufio.Reader
+	c    io.Closer // nil when the caller owns the reader
+	off  int64
+	buf  []byte
+}
+
+func newInput(r io.Reader, c io.Closer, name string) *input {
+	return &input{name: name, r: bufio.NewReaderSize(r, readBufferSize), c: c}
+}
+
+// read reads len(p) bytes and returns how many it got. A short count means
+// the input ended; err is set only when the underlying reader failed for
+// another reason.
+func (in *input) read(p []byte) (int, error) {
+	n, err := io.ReadFull(in.r, p)
+	in.off += int64(n)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	if err != nil {
+		err = fmt.Errorf("read %q: %w", in.name, err)
+	}
+	return n, err
+}
+
+// fill reads the next n bytes into in.buf and returns how many it got, with
+// in.buf holding exactly those. The buffer is reused, and when it must grow
+// it grows only as the bytes arrive (doubling), so a corrupt length field in
+// a short file cannot make us allocate much more than the file holds.
+func (in *input) fill(n int) (int, error) {
+	if n <= cap(in.buf) {
+		in.buf = in.buf[:n]
+		got, err := in.read(in.buf)
+		in.buf = in.buf[:got]
+		return got, err
+	}
+	got := 0
+	in.buf = in.buf[:cap(in.buf)]
+	for {
+		if got == len(in.buf) {
+			size := min(max(2*len(in.buf), minGrow), n)
+			bigger := make([]byte, size)
+			copy(bigger, in.buf[:got])
+			in.buf = bigger
+		}
+		k, err := in.read(in.buf[got:])
+		got += k
+		if err != nil || got < len(in.buf) || got == n {
+			in.buf = in.buf[:got]
+			return got, err
+		}
+	}
+}
+
+// discard skips n bytes and returns how many it skipped.
+func (in *input) discard(n int) (int, error) {
+	k, err := in.r.Discard(n)
+	in.off += int64(k)
+	if err == io.EOF {
+		err = nil
+	}
+	if err != nil {
+		err = fmt.Errorf("read %q: %w", in.name, err)
+	}
+	return k, err
+}
+
+func (in *input) close() error {
+	if in.c == nil {
+		return nil
+	}
+	c := in.c
+	in.c = nil
+	if err := c.Close(); err != nil {
+		return fmt.Errorf("close %q: %w", in.name, err)
+	}
+	return nil
+}
+
+// formatError builds the *FormatError for a bad record starting at off.
+func (in *input) formatError(off int64, format string, args ...any) error {
+	return &FormatError{Name: in.name, Offset: off, Err: fmt.Errorf(format, args...)}
+}
+
+// errClosed is what Next returns after Close.
+func errClosed(name string) error {
+	return fmt.Errorf("read %q: %w", name, os.ErrClosed)
+}
