@@ -611,3 +611,15 @@ func (s *state) transport(ipOff, l4 int, l4len uint16, proto uint8, ipsize uint1
 	p.Hash = uint32(proto) + uint32(p.VlanID) + saddr + daddr + uint32(sport) + uint32(dport) + uint32(p.TunnelID)
 	return true
 }
+
+// Supported reports whether the decoder understands link type lt: NFStream's
+// link types plus Linux SLL2 and PPI.
+func Supported(lt capture.LinkType) bool {
+	switch lt {
+	case capture.LinkNull, capture.LinkEthernet, capture.LinkPPP, capture.LinkRawBSD, capture.LinkPPPSerial,
+		capture.LinkRaw, capture.LinkCHDLC, capture.LinkLinuxSLL, capture.LinkRadiotap, capture.LinkIPv4,
+		capture.LinkIPv6, capture.LinkLinuxSLL2, linkPPI:
+		return true
+	}
+	return false
+}

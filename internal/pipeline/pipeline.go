@@ -82,6 +82,7 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 			if err != nil {
 				return err
 			}
+			checked := capture.LinkType(1<<32 - 1)
 			for {
 				if cfg.MaxPackets > 0 && st.Packets >= cfg.MaxPackets {
 					src.Close()
@@ -100,6 +101,13 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 					return err
 				}
 				st.Packets++
+				if pkt.LinkType != checked {
+					if !decode.Supported(pkt.LinkType) {
+						src.Close()
+						return fmt.Errorf("%q: link type %d is not supported", name, pkt.LinkType)
+					}
+					checked = pkt.LinkType
+				}
 				if !dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, &p) {
 					st.Ignored++
 					continue

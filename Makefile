@@ -1,0 +1,42 @@
+# nfstream: make build | test | bench | lint | fuzz | demo
+# Every target first makes sure the system packages and Go 1.26 are there.
+
+GO ?= $(shell [ -x /usr/local/go/bin/go ] && echo /usr/local/go/bin/go || echo go)
+export PATH := $(dir $(GO)):$(PATH)
+BIN := bin/nfstream
+FUZZTIME ?= 1m
+
+.PHONY: all deps build test lint bench fuzz demo clean
+
+all: build
+
+deps:
+	@GO=$(GO) sh scripts/deps.sh
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/nfstream
+
+lint: deps
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# The whole suite, under the race detector, then the conformance summary.
+test: lint
+	$(GO) test -race -count=1 ./...
+	@$(GO) test -count=1 -run 'TestConformance' -v ./internal/pipeline | grep -E '^conformance' || true
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/decode
+	$(GO) test -run '^$$' -fuzz FuzzPcap -fuzztime $(FUZZTIME) ./internal/capture
+	$(GO) test -run '^$$' -fuzz FuzzPcapng -fuzztime $(FUZZTIME) ./internal/capture
+
+# The main job on a capture this project generates and ships in testdata/.
+demo: build
+	./$(BIN) -r testdata/ethernet.pcap --stats --splt 10
+
+clean:
+	rm -rf bin

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Installs what building and testing nfstream needs, when it is missing, and
+# checks the Go toolchain. Run as root on Debian bookworm (CI and the README's
+# commands call it through make); it changes nothing when all is there.
+set -eu
+
+# System packages: nDPI and libpcap for cgo, tcpdump (libpcap's reader, the
+# independent judge in the capture tests), python3 (the judge of float and
+# address formatting), pkg-config and a C compiler for cgo.
+pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+		echo "deps: missing Debian packages:$missing (install them as root with apt-get)" >&2
+		exit 1
+	fi
+	echo "deps: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	apt-get install -y -qq $missing >&2
+fi
+
+# Go 1.26 or later: Debian's own Go is too old; the machine's is in /usr/local/go.
+go=${GO:-}
+if [ -z "$go" ]; then
+	if [ -x /usr/local/go/bin/go ]; then go=/usr/local/go/bin/go; else go=$(command -v go || true); fi
+fi
+if [ -z "$go" ]; then
+	echo "deps: no Go toolchain found; install Go 1.26 or later in /usr/local/go" >&2
+	exit 1
+fi
+v=$("$go" env GOVERSION | sed 's/^go//')
+major=${v%%.*}; rest=${v#*.}; minor=${rest%%.*}
+if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 26 ]; }; then
+	echo "deps: $go is Go $v; nfstream needs Go 1.26 or later (Debian's own Go is too old; use /usr/local/go)" >&2
+	exit 1
+fi
