@@ -209,8 +209,6 @@ func (r *pcapReader) next(p *Packet) error {
 
 // Close closes the file, unless the caller owns the reader.
 func (r *pcapReader) Close() error {
-	if r.err == nil {
-		r.err = errClosed(r.in.name)
-	}
+	r.err = errClosed(r.in.name)
 	return r.in.close()
 }

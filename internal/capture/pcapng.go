@@ -429,8 +429,6 @@ func (r *pcapngReader) next(p *Packet) error {
 
 // Close closes the file, unless the caller owns the reader.
 func (r *pcapngReader) Close() error {
-	if r.err == nil {
-		r.err = errClosed(r.in.name)
-	}
+	r.err = errClosed(r.in.name)
 	return r.in.close()
 }
