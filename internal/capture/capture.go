@@ -28,7 +28,10 @@ const (
 type Packet struct {
 	// Sec and Usec are libpcap's struct timeval: seconds and microseconds,
 	// as signed values (libpcap sign-extends the 32-bit fields of classic
-	// pcap files; nanosecond files are divided down to microseconds).
+	// little-endian pcap files and zero-extends those of big-endian ones;
+	// nanosecond files are divided down to microseconds; pcapng timestamps
+	// are scaled per interface). Usec is not normalised: libpcap passes
+	// values of 10^6 and above, and negative ones, through.
 	Sec  int64
 	Usec int64
 	// CapLen is the number of bytes in Data; Len the original length on the

@@ -58,11 +58,20 @@ func TestCorpusAgainstLibpcap(t *testing.T) {
 // deliver the same records and then fail too.
 func TestMutationsAgainstLibpcap(t *testing.T) {
 	tcpdump := requireTcpdump(t)
+	files := mutatedFiles(t, 300)
+	matched, records, failed := compareAll(t, tcpdump, files)
+	t.Logf("%d of %d mutated files match libpcap (%d records; %d where libpcap fails)", matched, len(files), records, failed)
+}
+
+// mutatedFiles writes n damaged files, made deterministically from the fuzz
+// seeds, into a temporary directory and returns their paths.
+func mutatedFiles(t *testing.T, n int) []string {
+	t.Helper()
 	seeds := append(pcapSeeds(), pcapngSeeds()...)
 	rng := rand.New(rand.NewPCG(1, 2))
 	dir := t.TempDir()
 	var files []string
-	for i := range 300 {
+	for i := range n {
 		data := mutate(rng, seeds[i%len(seeds)])
 		name := filepath.Join(dir, fmt.Sprintf("m%03d", i))
 		if err := os.WriteFile(name, data, 0o644); err != nil {
@@ -70,8 +79,7 @@ func TestMutationsAgainstLibpcap(t *testing.T) {
 		}
 		files = append(files, name)
 	}
-	matched, records, failed := compareAll(t, tcpdump, files)
-	t.Logf("%d of %d mutated files match libpcap (%d records; %d where libpcap fails)", matched, len(files), records, failed)
+	return files
 }
 
 // mutate returns a damaged copy of seed.
