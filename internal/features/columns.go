@@ -73,7 +73,7 @@ func (s Schema) Columns() []Column {
 		cols = append(cols,
 			uintCol(sc.name+"_first_seen_ms", func(r *Record) uint64 { return dir(r).FirstSeenMS }),
 			uintCol(sc.name+"_last_seen_ms", func(r *Record) uint64 { return dir(r).LastSeenMS }),
-			uintCol(sc.name+"_duration_ms", func(r *Record) uint64 { return dir(r).DurationMS }),
+			uintCol(sc.name+"_duration_ms", func(r *Record) uint64 { return dir(r).DurationMS() }),
 			uintCol(sc.name+"_packets", func(r *Record) uint64 { return dir(r).Packets }),
 			uintCol(sc.name+"_bytes", func(r *Record) uint64 { return dir(r).Bytes }),
 		)
@@ -98,10 +98,9 @@ func (s Schema) Columns() []Column {
 			)
 		}
 		flagNames := [numFlags]string{"syn", "cwr", "ece", "urg", "ack", "psh", "rst", "fin"}
-		for _, sc := range scopes {
-			dir := sc.dir
-			for i, f := range flagNames {
-				cols = append(cols, uintCol(sc.name+"_"+f+"_packets", func(r *Record) uint64 { return dir(r).Flags[i] }))
+		for scope, sc := range scopes {
+			for f, name := range flagNames {
+				cols = append(cols, uintCol(sc.name+"_"+name+"_packets", func(r *Record) uint64 { return r.FlagPackets(scope, f) }))
 			}
 		}
 	}

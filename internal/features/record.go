@@ -94,23 +94,15 @@ func (r *Running[T]) Stddev(n uint64) float64 {
 // Direction holds the counters of one scope: bidirectional, src2dst or
 // dst2src.
 type Direction struct {
-	FirstSeenMS, LastSeenMS, DurationMS uint64
-	Packets, Bytes                      uint64
-	PS                                  Running[uint16]
-	PIAT                                Running[uint64]
-	Flags                               [numFlags]uint64
+	FirstSeenMS, LastSeenMS uint64
+	Packets, Bytes          uint64
+	PS                      Running[uint16]
+	PIAT                    Running[uint64]
 }
 
-func (d *Direction) countFlags(f uint8) {
-	if f == 0 {
-		return
-	}
-	for i, bit := range flagBits {
-		if f&bit != 0 {
-			d.Flags[i]++
-		}
-	}
-}
+// DurationMS is the time from the scope's first to its last packet (0 for
+// a scope without packets: both times are then 0).
+func (d *Direction) DurationMS() uint64 { return d.LastSeenMS - d.FirstSeenMS }
 
 // PIATStddev is the sample standard deviation of the inter-arrival times
 // (NFStream: sqrt(M2/(n-2)) for n > 2 packets).
@@ -136,11 +128,35 @@ type Record struct {
 	DstMAC       [6]byte
 
 	Bidirectional, Src2Dst, Dst2Src Direction
+	// Flags counts packets with each TCP flag (FlagSYN...FlagFIN) per
+	// direction: [0] src2dst, [1] dst2src. The bidirectional counts are
+	// their sums (see FlagPackets).
+	Flags [2][numFlags]uint64
 
 	// SPLT sequences, each of the configured length, -1 where no packet.
 	SPLTDirection []int8
 	SPLTPS        []int32
 	SPLTPIAT      []int64
+}
+
+// FlagPackets returns the number of packets with flag f in a scope:
+// 0 bidirectional, 1 src2dst, 2 dst2src.
+func (r *Record) FlagPackets(scope, f int) uint64 {
+	if scope == 0 {
+		return r.Flags[0][f] + r.Flags[1][f]
+	}
+	return r.Flags[scope-1][f]
+}
+
+func (r *Record) countFlags(dir uint8, f uint8) {
+	if f == 0 {
+		return
+	}
+	for i, bit := range flagBits {
+		if f&bit != 0 {
+			r.Flags[dir][i]++
+		}
+	}
 }
 
 // Config selects which features a Record accumulates.
@@ -175,8 +191,10 @@ func (c *Config) Init(r *Record, p *decode.Packet, t uint64) {
 		d.Packets, d.Bytes = 1, uint64(size)
 		if c.Stats {
 			d.PS.init(size)
-			d.countFlags(p.Flags)
 		}
+	}
+	if c.Stats {
+		r.countFlags(0, p.Flags)
 	}
 }
 
@@ -205,10 +223,9 @@ func (c *Config) Update(r *Record, p *decode.Packet, t uint64, dir uint8) {
 		r.SPLTPIAT[n] = int64(piat)
 	}
 	bi.LastSeenMS = t
-	bi.DurationMS = t - bi.FirstSeenMS
 	bi.Bytes += uint64(size)
 	if c.Stats {
-		bi.countFlags(p.Flags)
+		r.countFlags(dir, p.Flags)
 		bi.PS.update(size, bi.Packets)
 		if bi.Packets == 2 {
 			bi.PIAT.init(piat)
@@ -226,16 +243,13 @@ func (c *Config) Update(r *Record, p *decode.Packet, t uint64, dir uint8) {
 		d.FirstSeenMS, d.LastSeenMS = t, t
 		if c.Stats {
 			d.PS.init(size)
-			d.countFlags(p.Flags)
 		}
 		return
 	}
 	gap := t - d.LastSeenMS
 	d.LastSeenMS = t
-	d.DurationMS = t - d.FirstSeenMS
 	if c.Stats {
 		d.PS.update(size, d.Packets)
-		d.countFlags(p.Flags)
 		if d.Packets == 2 {
 			d.PIAT.init(gap)
 		} else {

@@ -1,8 +1,6 @@
 package meter
 
 import (
-	"bytes"
-
 	"github.com/nfstream-go/nfstream/internal/decode"
 	"github.com/nfstream-go/nfstream/internal/features"
 )
@@ -27,57 +25,35 @@ type Config struct {
 // was running.
 type ExportFunc func(r *features.Record) error
 
-// key identifies a flow whichever way its packets travel: endpoint a is the
-// smaller of the two (address, then port).
-type key struct {
-	a, b    [16]byte
-	pa, pb  uint16
-	vlan    uint16
-	proto   uint8
-	version uint8
-	tunnel  uint8
-	_       [1]byte
-}
-
-func makeKey(p *decode.Packet) key {
-	k := key{vlan: p.VlanID, proto: p.Protocol, version: p.IPVersion, tunnel: p.TunnelID}
-	c := bytes.Compare(p.SrcIP[:], p.DstIP[:])
-	if c < 0 || (c == 0 && p.SrcPort <= p.DstPort) {
-		k.a, k.pa, k.b, k.pb = p.SrcIP, p.SrcPort, p.DstIP, p.DstPort
-	} else {
-		k.a, k.pa, k.b, k.pb = p.DstIP, p.DstPort, p.SrcIP, p.SrcPort
-	}
-	return k
-}
-
 // slot is one entry of the flow table, linked in creation order.
 type slot struct {
 	rec        features.Record
-	key        key
+	hash       uint32
 	prev, next int32
 }
 
 const none = -1
 
-// spltChunk is how many slots share one SPLT allocation; chunks never move,
-// so records can keep slices into them.
-const spltChunk = 1024
+const (
+	pageBits = 12
+	pageSize = 1 << pageBits
+)
+
+func (m *Meter) slot(i int32) *slot { return &m.pages[i>>pageBits][i&(pageSize-1)] }
 
 // Meter meters packets into flows. It is not safe for concurrent use.
 type Meter struct {
 	cfg    Config
 	export ExportFunc
 
-	table map[key]int32
-	slots []slot
+	table table
+	// slots holds the flows in pages of pageSize, so growing never moves a
+	// flow and never copies the table's memory.
+	pages [][]slot
+	nslot int32
 	free  []int32
 	// head and tail of the creation-order list.
 	head, tail int32
-
-	// SPLT chunks, spltChunk slots each.
-	spltDir  [][]int8
-	spltPS   [][]int32
-	spltPIAT [][]int64
 
 	tick, scanTick uint64
 	processed      uint64
@@ -85,11 +61,11 @@ type Meter struct {
 
 // New returns a Meter that hands expired flows to export.
 func New(cfg Config, export ExportFunc) *Meter {
-	return &Meter{cfg: cfg, export: export, table: make(map[key]int32), head: none, tail: none}
+	return &Meter{cfg: cfg, export: export, table: newTable(), head: none, tail: none}
 }
 
 // ActiveFlows returns the number of flows in the table.
-func (m *Meter) ActiveFlows() int { return len(m.table) }
+func (m *Meter) ActiveFlows() int { return m.table.n }
 
 // Processed returns the number of packets metered.
 func (m *Meter) Processed() uint64 { return m.processed }
@@ -132,9 +108,10 @@ func (m *Meter) Tick(t uint64) error {
 }
 
 func (m *Meter) consume(p *decode.Packet, t uint64) error {
-	k := makeKey(p)
-	if i, ok := m.table[k]; ok {
-		r := &m.slots[i].rec
+	h := m.table.hashPacket(p)
+	i, pos, ok := m.table.find(m, p, h)
+	if ok {
+		r := &m.slot(i).rec
 		reason := int8(none)
 		switch {
 		case t-r.Bidirectional.LastSeenMS >= m.cfg.IdleTimeout:
@@ -149,11 +126,13 @@ func (m *Meter) consume(p *decode.Packet, t uint64) error {
 		if err := m.expire(i, reason); err != nil {
 			return err
 		}
+		_, pos, _ = m.table.find(m, p, h)
 	}
-	i := m.alloc()
-	m.cfg.Features.Init(&m.slots[i].rec, p, t)
-	m.slots[i].key = k
-	m.table[k] = i
+	i = m.alloc()
+	s := m.slot(i)
+	m.cfg.Features.Init(&s.rec, p, t)
+	s.hash = h
+	m.table.insert(pos, h, i)
 	return nil
 }
 
@@ -164,16 +143,16 @@ func (m *Meter) alloc() int32 {
 		i = m.free[n-1]
 		m.free = m.free[:n-1]
 	} else {
-		i = int32(len(m.slots))
-		m.slots = append(m.slots, slot{})
-		if n := m.cfg.Features.SPLT; n > 0 {
-			m.giveSPLT(i, n)
+		i = m.nslot
+		m.nslot++
+		if int(i>>pageBits) == len(m.pages) {
+			m.newPage()
 		}
 	}
-	s := &m.slots[i]
+	s := m.slot(i)
 	s.prev, s.next = m.tail, none
 	if m.tail != none {
-		m.slots[m.tail].next = i
+		m.slot(m.tail).next = i
 	} else {
 		m.head = i
 	}
@@ -181,34 +160,35 @@ func (m *Meter) alloc() int32 {
 	return i
 }
 
-// giveSPLT points a new slot's SPLT sequences into the current chunk,
-// allocating a new chunk every spltChunk slots.
-func (m *Meter) giveSPLT(i int32, n int) {
-	c, off := int(i)/spltChunk, int(i)%spltChunk*n
-	if c == len(m.spltDir) {
-		m.spltDir = append(m.spltDir, make([]int8, spltChunk*n))
-		m.spltPS = append(m.spltPS, make([]int32, spltChunk*n))
-		m.spltPIAT = append(m.spltPIAT, make([]int64, spltChunk*n))
+// newPage adds a page of slots; with SPLT on, it gives every slot its
+// sequences, cut from one allocation per page.
+func (m *Meter) newPage() {
+	page := make([]slot, pageSize)
+	if n := m.cfg.Features.SPLT; n > 0 {
+		dir := make([]int8, pageSize*n)
+		ps := make([]int32, pageSize*n)
+		piat := make([]int64, pageSize*n)
+		for j := range page {
+			r, lo, hi := &page[j].rec, j*n, (j+1)*n
+			r.SPLTDirection, r.SPLTPS, r.SPLTPIAT = dir[lo:hi:hi], ps[lo:hi:hi], piat[lo:hi:hi]
+		}
 	}
-	r := &m.slots[i].rec
-	r.SPLTDirection = m.spltDir[c][off : off+n : off+n]
-	r.SPLTPS = m.spltPS[c][off : off+n : off+n]
-	r.SPLTPIAT = m.spltPIAT[c][off : off+n : off+n]
+	m.pages = append(m.pages, page)
 }
 
 // expire exports the flow in slot i with the given reason and frees it.
 func (m *Meter) expire(i int32, reason int8) error {
-	s := &m.slots[i]
+	s := m.slot(i)
 	s.rec.ExpirationID = reason
 	err := m.export(&s.rec)
-	delete(m.table, s.key)
+	m.table.remove(s.hash, i)
 	if s.prev != none {
-		m.slots[s.prev].next = s.next
+		m.slot(s.prev).next = s.next
 	} else {
 		m.head = s.next
 	}
 	if s.next != none {
-		m.slots[s.next].prev = s.prev
+		m.slot(s.next).prev = s.prev
 	} else {
 		m.tail = s.prev
 	}
@@ -220,7 +200,7 @@ func (m *Meter) expire(i int32, reason int8) error {
 // that is not idle or after scanBudget flows.
 func (m *Meter) idleScan() error {
 	for n := 0; n < scanBudget && m.head != none; n++ {
-		last := m.slots[m.head].rec.Bidirectional.LastSeenMS
+		last := m.slot(m.head).rec.Bidirectional.LastSeenMS
 		if m.tick < last || m.tick-last < m.cfg.IdleTimeout {
 			return nil
 		}

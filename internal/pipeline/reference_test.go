@@ -84,22 +84,22 @@ func TestReferenceStatistics(t *testing.T) {
 		{"src2dst_max_piat_ms", r.Src2Dst.PIAT.Max, 1185},
 		{"dst2src_min_piat_ms", r.Dst2Src.PIAT.Min, 66},
 		{"dst2src_max_piat_ms", r.Dst2Src.PIAT.Max, 1213},
-		{"bidirectional_syn_packets", r.Bidirectional.Flags[features.FlagSYN], 2},
-		{"src2dst_syn_packets", r.Src2Dst.Flags[features.FlagSYN], 1},
-		{"dst2src_syn_packets", r.Dst2Src.Flags[features.FlagSYN], 1},
-		{"bidirectional_ack_packets", r.Bidirectional.Flags[features.FlagACK], 27},
-		{"src2dst_ack_packets", r.Src2Dst.Flags[features.FlagACK], 15},
-		{"dst2src_ack_packets", r.Dst2Src.Flags[features.FlagACK], 12},
-		{"bidirectional_psh_packets", r.Bidirectional.Flags[features.FlagPSH], 8},
-		{"src2dst_psh_packets", r.Src2Dst.Flags[features.FlagPSH], 4},
-		{"dst2src_psh_packets", r.Dst2Src.Flags[features.FlagPSH], 4},
-		{"bidirectional_fin_packets", r.Bidirectional.Flags[features.FlagFIN], 2},
-		{"src2dst_fin_packets", r.Src2Dst.Flags[features.FlagFIN], 1},
-		{"dst2src_fin_packets", r.Dst2Src.Flags[features.FlagFIN], 1},
-		{"bidirectional_rst_packets", r.Bidirectional.Flags[features.FlagRST], 0},
-		{"bidirectional_urg_packets", r.Bidirectional.Flags[features.FlagURG], 0},
-		{"bidirectional_ece_packets", r.Bidirectional.Flags[features.FlagECE], 0},
-		{"bidirectional_cwr_packets", r.Bidirectional.Flags[features.FlagCWR], 0},
+		{"bidirectional_syn_packets", r.FlagPackets(0, features.FlagSYN), 2},
+		{"src2dst_syn_packets", r.FlagPackets(1, features.FlagSYN), 1},
+		{"dst2src_syn_packets", r.FlagPackets(2, features.FlagSYN), 1},
+		{"bidirectional_ack_packets", r.FlagPackets(0, features.FlagACK), 27},
+		{"src2dst_ack_packets", r.FlagPackets(1, features.FlagACK), 15},
+		{"dst2src_ack_packets", r.FlagPackets(2, features.FlagACK), 12},
+		{"bidirectional_psh_packets", r.FlagPackets(0, features.FlagPSH), 8},
+		{"src2dst_psh_packets", r.FlagPackets(1, features.FlagPSH), 4},
+		{"dst2src_psh_packets", r.FlagPackets(2, features.FlagPSH), 4},
+		{"bidirectional_fin_packets", r.FlagPackets(0, features.FlagFIN), 2},
+		{"src2dst_fin_packets", r.FlagPackets(1, features.FlagFIN), 1},
+		{"dst2src_fin_packets", r.FlagPackets(2, features.FlagFIN), 1},
+		{"bidirectional_rst_packets", r.FlagPackets(0, features.FlagRST), 0},
+		{"bidirectional_urg_packets", r.FlagPackets(0, features.FlagURG), 0},
+		{"bidirectional_ece_packets", r.FlagPackets(0, features.FlagECE), 0},
+		{"bidirectional_cwr_packets", r.FlagPackets(0, features.FlagCWR), 0},
 	}
 	for _, c := range ints {
 		if c.got != c.want {
@@ -211,7 +211,7 @@ func TestReferenceMultiFiles(t *testing.T) {
 	}
 	r := recs[0]
 	got := [7]uint64{r.Bidirectional.Packets, r.Bidirectional.Bytes, r.Src2Dst.Packets, r.Src2Dst.Bytes,
-		r.Dst2Src.Packets, r.Dst2Src.Bytes, r.Bidirectional.DurationMS}
+		r.Dst2Src.Packets, r.Dst2Src.Bytes, r.Bidirectional.DurationMS()}
 	if want := [7]uint64{19, 5745, 9, 1345, 10, 4400, 1300}; got != want {
 		t.Errorf("packets/bytes/src2dst/dst2src/duration = %v, want %v", got, want)
 	}

@@ -1,0 +1,141 @@
+package meter
+
+import (
+	"encoding/binary"
+	"runtime"
+	"testing"
+
+	"github.com/nfstream-go/nfstream/internal/decode"
+	"github.com/nfstream-go/nfstream/internal/features"
+)
+
+// synthetic returns n packets of n/2 TCP flows, both directions.
+func synthetic(n int) []decode.Packet {
+	pkts := make([]decode.Packet, n)
+	for i := range pkts {
+		p := &pkts[i]
+		flow := uint32(i / 2)
+		a, b := [16]byte{10, 0}, [16]byte{10, 1}
+		binary.BigEndian.PutUint32(a[:4], 0x0a000000|flow)
+		binary.BigEndian.PutUint32(b[:4], 0x0b000000|flow)
+		p.IPVersion, p.Protocol = 4, 6
+		p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = a, b, 40000, 443
+		if i%2 == 1 {
+			p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = b, a, 443, 40000
+		}
+		p.RawSize, p.IPSize, p.TransportSize, p.PayloadSize = 100, 86, 66, 46
+		p.Flags = decode.FlagACK
+	}
+	return pkts
+}
+
+func config() Config {
+	return Config{
+		Features:      features.Config{Stats: true, SPLT: 10},
+		IdleTimeout:   120_000,
+		ActiveTimeout: 1_800_000,
+	}
+}
+
+// TestNoAllocationsPerPacket checks the steady state of the hot path:
+// updating existing flows, creating flows in freed slots and expiring them
+// allocate nothing.
+func TestNoAllocationsPerPacket(t *testing.T) {
+	pkts := synthetic(2000)
+	m := New(config(), func(*features.Record) error { return nil })
+	now := uint64(1_000_000)
+	for i := range pkts {
+		m.Process(&pkts[i], now)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(10000, func() {
+		now++
+		m.Process(&pkts[i%len(pkts)], now)
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per packet updating flows, want 0", allocs)
+	}
+	// Every packet past the idle timeout: each expires its flow and starts
+	// a new one in the freed slot.
+	cfg := config()
+	cfg.IdleTimeout = 0
+	m = New(cfg, func(*features.Record) error { return nil })
+	for i := range pkts {
+		m.Process(&pkts[i], now)
+	}
+	allocs = testing.AllocsPerRun(10000, func() {
+		now++
+		m.Process(&pkts[i%len(pkts)], now)
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per packet expiring and creating flows, want 0", allocs)
+	}
+}
+
+// TestCreationOrderScan checks NFStream's idle scan: it walks flows in
+// creation order and stops at the first that is not idle, so a busy old
+// flow delays the export of younger idle ones (NFStream issue #120).
+func TestCreationOrderScan(t *testing.T) {
+	pkts := synthetic(6) // flows A (0,1), B (2,3), C (4,5)
+	var out []uint16
+	var order []uint32
+	cfg := config()
+	cfg.IdleTimeout = 1000
+	m := New(cfg, func(r *features.Record) error {
+		out = append(out, r.SrcPort)
+		order = append(order, binary.BigEndian.Uint32(r.SrcIP[:4])&0xffff)
+		return nil
+	})
+	m.Process(&pkts[0], 0)  // A
+	m.Process(&pkts[2], 10) // B
+	m.Process(&pkts[4], 20) // C
+	// A stays busy; B and C go idle.
+	for t0 := uint64(100); t0 <= 3000; t0 += 100 {
+		m.Process(&pkts[1], t0)
+	}
+	if len(order) != 0 {
+		t.Fatalf("flows %v exported while the oldest flow is busy; NFStream's scan stops at it", order)
+	}
+	m.Flush()
+	if want := []uint32{0, 1, 2}; len(order) != 3 || order[0] != want[0] || order[1] != want[1] || order[2] != want[2] {
+		t.Errorf("flush order %v, want creation order %v", order, want)
+	}
+}
+
+// BenchmarkProcess measures the meter alone on 100,000 concurrent flows
+// with statistics and SPLT on.
+func BenchmarkProcess(b *testing.B) {
+	pkts := synthetic(200_000)
+	m := New(config(), func(*features.Record) error { return nil })
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.Process(&pkts[i%len(pkts)], uint64(i/1000))
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkMemoryPerFlow reports the heap bytes each active flow costs
+// (--stats --splt 10), table included.
+func BenchmarkMemoryPerFlow(b *testing.B) {
+	const flows = 200_000
+	pkts := synthetic(2 * flows)
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		m := New(config(), func(*features.Record) error { return nil })
+		for j := 0; j < len(pkts); j += 2 {
+			m.Process(&pkts[j], 0)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if m.ActiveFlows() != flows {
+			b.Fatalf("%d active flows, want %d", m.ActiveFlows(), flows)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/flows, "bytes/flow")
+		runtime.KeepAlive(m)
+	}
+}
