@@ -36,7 +36,7 @@ fuzz: deps
 
 # The main job on a capture this project generates and ships in testdata/.
 demo: build
-	./$(BIN) -r testdata/ethernet.pcap --stats --splt 10
+	./$(BIN) -r testdata/eth_ipv4.pcap --stats --splt 10
 
 clean:
 	rm -rf bin
