@@ -30,9 +30,9 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz: deps
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/decode
-	$(GO) test -run '^$$' -fuzz FuzzPcap -fuzztime $(FUZZTIME) ./internal/capture
-	$(GO) test -run '^$$' -fuzz FuzzPcapng -fuzztime $(FUZZTIME) ./internal/capture
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/decode
+	$(GO) test -run '^$$' -fuzz '^FuzzPcap$$' -fuzztime $(FUZZTIME) ./internal/capture
+	$(GO) test -run '^$$' -fuzz '^FuzzPcapng$$' -fuzztime $(FUZZTIME) ./internal/capture
 
 # The main job on a capture this project generates and ships in testdata/.
 demo: build
