@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
 )
@@ -115,17 +116,17 @@ func (d *Direction) PIATStddev() float64 {
 
 // Record is one bidirectional flow.
 type Record struct {
-	ID           uint64
-	ExpirationID int8
+	// The fields a packet update reads and writes come first, so that they
+	// share as few cache lines as possible; the meter touches them ahead of
+	// use (see meter.ProcessBatch). Cold fields follow.
+	SrcIP, DstIP [16]byte
+	SrcPort      uint16
+	DstPort      uint16
+	VlanID       uint16
 	IPVersion    uint8
 	Protocol     uint8
 	TunnelID     uint8
-	VlanID       uint16
-	SrcPort      uint16
-	DstPort      uint16
-	SrcIP, DstIP [16]byte
-	SrcMAC       [6]byte
-	DstMAC       [6]byte
+	ExpirationID int8
 
 	Bidirectional, Src2Dst, Dst2Src Direction
 	// Flags counts packets with each TCP flag (FlagSYN...FlagFIN) per
@@ -133,11 +134,19 @@ type Record struct {
 	// their sums (see FlagPackets).
 	Flags [2][numFlags]uint64
 
+	ID     uint64
+	SrcMAC [6]byte
+	DstMAC [6]byte
+
 	// SPLT sequences, each of the configured length, -1 where no packet.
 	SPLTDirection []int8
 	SPLTPS        []int32
 	SPLTPIAT      []int64
 }
+
+// HotSize is the size of the leading part of a Record that packet updates
+// use (everything before ID).
+const HotSize = unsafe.Offsetof(Record{}.ID)
 
 // FlagPackets returns the number of packets with flag f in a scope:
 // 0 bidirectional, 1 src2dst, 2 dst2src.
@@ -217,7 +226,7 @@ func (c *Config) Update(r *Record, p *decode.Packet, t uint64, dir uint8) {
 	bi := &r.Bidirectional
 	piat := t - bi.LastSeenMS
 	bi.Packets++
-	if n := bi.Packets - 1; n < uint64(len(r.SPLTDirection)) {
+	if n := bi.Packets - 1; n < uint64(c.SPLT) {
 		r.SPLTDirection[n] = int8(dir)
 		r.SPLTPS[n] = int32(size)
 		r.SPLTPIAT[n] = int64(piat)

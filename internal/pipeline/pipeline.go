@@ -73,56 +73,8 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 	if open == nil {
 		open = capture.Open
 	}
-	dec := decode.Decoder{Options: cfg.Decode}
-	readErr := func() error {
-		var pkt capture.Packet
-		var p decode.Packet
-		for _, name := range cfg.Sources {
-			src, err := open(name)
-			if err != nil {
-				return err
-			}
-			checked := capture.LinkType(1<<32 - 1)
-			for {
-				if cfg.MaxPackets > 0 && st.Packets >= cfg.MaxPackets {
-					src.Close()
-					return nil
-				}
-				if st.Packets%checkEvery == 0 && ctx.Err() != nil {
-					src.Close()
-					return ErrInterrupted
-				}
-				err := src.Next(&pkt)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					src.Close()
-					return err
-				}
-				st.Packets++
-				if pkt.LinkType != checked {
-					if !decode.Supported(pkt.LinkType) {
-						src.Close()
-						return fmt.Errorf("%q: link type %d is not supported", name, pkt.LinkType)
-					}
-					checked = pkt.LinkType
-				}
-				if !dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, &p) {
-					st.Ignored++
-					continue
-				}
-				if err := m.Process(&p, TimeMS(pkt.Sec, pkt.Usec)); err != nil {
-					src.Close()
-					return err
-				}
-			}
-			if err := src.Close(); err != nil {
-				return fmt.Errorf("close %q: %w", name, err)
-			}
-		}
-		return nil
-	}()
+	r := reader{cfg: &cfg, st: &st, m: m, dec: decode.Decoder{Options: cfg.Decode}}
+	readErr := r.readAll(ctx, open)
 	st.Processed = m.Processed()
 	if readErr == errStop {
 		return st, nil
@@ -132,6 +84,93 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 		return st, err
 	}
 	return st, readErr
+}
+
+// batchSize is how many decoded packets the meter takes at once.
+const batchSize = 32
+
+// reader reads the sources in order and feeds the meter in batches.
+type reader struct {
+	cfg   *Config
+	st    *Stats
+	m     *meter.Meter
+	dec   decode.Decoder
+	batch [batchSize]decode.Packet
+	times [batchSize]uint64
+	n     int
+}
+
+// flush meters the batch. The packets' IPContent points into the capture's
+// buffer and is stale by now: the meter does not read it.
+func (r *reader) flush() error {
+	if r.n == 0 {
+		return nil
+	}
+	err := r.m.ProcessBatch(r.batch[:r.n], r.times[:r.n])
+	r.n = 0
+	return err
+}
+
+func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source, error)) error {
+	for _, name := range r.cfg.Sources {
+		src, err := open(name)
+		if err != nil {
+			return err
+		}
+		err = r.readSource(ctx, name, src)
+		if ferr := r.flush(); err == nil {
+			err = ferr
+		}
+		if cerr := src.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close %q: %w", name, cerr)
+		}
+		if err != nil {
+			return err
+		}
+		if r.cfg.MaxPackets > 0 && r.st.Packets >= r.cfg.MaxPackets {
+			return nil
+		}
+	}
+	return nil
+}
+
+// readSource decodes the packets of one source into batches; the caller
+// meters the last, partial batch.
+func (r *reader) readSource(ctx context.Context, name string, src capture.Source) error {
+	var pkt capture.Packet
+	checked := capture.LinkType(1<<32 - 1)
+	for {
+		if r.cfg.MaxPackets > 0 && r.st.Packets >= r.cfg.MaxPackets {
+			return nil
+		}
+		if r.st.Packets%checkEvery == 0 && ctx.Err() != nil {
+			return ErrInterrupted
+		}
+		err := src.Next(&pkt)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		r.st.Packets++
+		if pkt.LinkType != checked {
+			if !decode.Supported(pkt.LinkType) {
+				return fmt.Errorf("%q: link type %d is not supported", name, pkt.LinkType)
+			}
+			checked = pkt.LinkType
+		}
+		if !r.dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, &r.batch[r.n]) {
+			r.st.Ignored++
+			continue
+		}
+		r.times[r.n] = TimeMS(pkt.Sec, pkt.Usec)
+		if r.n++; r.n == batchSize {
+			if err := r.flush(); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // TimeMS converts libpcap's timeval to NFStream's packet time in ms:

@@ -1,0 +1,115 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nfstream-go/nfstream/internal/capture"
+	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/output"
+	"github.com/nfstream-go/nfstream/internal/testgen"
+)
+
+// envInt reads a benchmark size from the environment.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// largeCapture returns a capture made by the project's generator, cached in
+// the temporary folder: NFSTREAM_BENCH_PACKETS packets (default 3,000,000)
+// over NFSTREAM_BENCH_FLOWS flows (default 300,000).
+func largeCapture(b *testing.B) (string, testgen.LargeConfig) {
+	b.Helper()
+	cfg := testgen.LargeConfig{
+		Packets: envInt("NFSTREAM_BENCH_PACKETS", 3_000_000),
+		Flows:   envInt("NFSTREAM_BENCH_FLOWS", 300_000),
+	}
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("nfstream-bench-%d-%d.pcap", cfg.Packets, cfg.Flows))
+	if _, err := os.Stat(path); err == nil {
+		return path, cfg // made by an earlier run: the generator is deterministic
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	_, err = testgen.WriteLarge(w, cfg)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	return path, cfg
+}
+
+// readAll is the baseline: a bare loop that only reads the file.
+func readAll(b *testing.B, path string) uint64 {
+	src, err := capture.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	var pkt capture.Packet
+	var n uint64
+	for {
+		err := src.Next(&pkt)
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+}
+
+// BenchmarkThroughput measures, in the same run, the packet rate of a bare
+// read loop and of one meter with --n-dissections 0 --stats --splt 10
+// writing CSV (to io.Discard), on a large generated capture, and reports
+// the ratio (the target is at least 0.20).
+func BenchmarkThroughput(b *testing.B) {
+	path, gen := largeCapture(b)
+	schema := features.Schema{Tunnel: true, Stats: true, SPLT: true}
+	var readTime, meterTime time.Duration
+	var packets uint64
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		packets = readAll(b, path)
+		readTime += time.Since(start)
+
+		start = time.Now()
+		cfg := nfstreamDefaults([]string{path}, features.AccountLink, true, 10)
+		st, err := Run(context.Background(), cfg, output.NewCSV(io.Discard, "discard"), schema.Columns())
+		meterTime += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Packets != packets || st.Flows < uint64(gen.Flows) {
+			b.Fatalf("metered %d packets into %d flows; the capture has %d packets, %d flows", st.Packets, st.Flows, packets, gen.Flows)
+		}
+	}
+	readRate := float64(packets) * float64(b.N) / readTime.Seconds()
+	meterRate := float64(packets) * float64(b.N) / meterTime.Seconds()
+	b.ReportMetric(readRate, "read-pkts/s")
+	b.ReportMetric(meterRate, "meter-pkts/s")
+	b.ReportMetric(meterRate/readRate, "ratio")
+	b.ReportMetric(0, "ns/op")
+}
