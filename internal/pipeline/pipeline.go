@@ -73,8 +73,7 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 	if open == nil {
 		open = capture.Open
 	}
-	r := reader{cfg: &cfg, st: &st, m: m, dec: decode.Decoder{Options: cfg.Decode}}
-	readErr := r.readAll(ctx, open)
+	readErr := meterAll(ctx, &cfg, open, m, &st)
 	st.Processed = m.Processed()
 	if readErr == errStop {
 		return st, nil
@@ -86,29 +85,92 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 	return st, readErr
 }
 
-// batchSize is how many decoded packets the meter takes at once.
-const batchSize = 32
+// batchSize is how many decoded packets travel together from the reader to
+// the meter; inFlight how many batches circulate between them.
+const (
+	batchSize = 64
+	inFlight  = 4
+)
 
-// reader reads the sources in order and feeds the meter in batches.
-type reader struct {
-	cfg   *Config
-	st    *Stats
-	m     *meter.Meter
-	dec   decode.Decoder
-	batch [batchSize]decode.Packet
+// batch is a run of decoded packets. The packets' IPContent points into the
+// capture's buffer and is stale once the reader has moved on: the meter
+// does not read it.
+type batch struct {
+	pkts  [batchSize]decode.Packet
 	times [batchSize]uint64
 	n     int
 }
 
-// flush meters the batch. The packets' IPContent points into the capture's
-// buffer and is stale by now: the meter does not read it.
-func (r *reader) flush() error {
-	if r.n == 0 {
-		return nil
+// meterAll reads and decodes the sources in a goroutine of their own and
+// meters the batches it hands over here, in order; batches are recycled.
+// It returns the first error of either side.
+func meterAll(ctx context.Context, cfg *Config, open func(string) (capture.Source, error), m *meter.Meter, st *Stats) error {
+	full := make(chan *batch, inFlight)
+	free := make(chan *batch, inFlight)
+	for i := 0; i < inFlight; i++ {
+		free <- new(batch)
 	}
-	err := r.m.ProcessBatch(r.batch[:r.n], r.times[:r.n])
-	r.n = 0
-	return err
+	done := make(chan struct{})
+	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, full: full, free: free, done: done}
+	go func() {
+		r.err = r.readAll(ctx, open)
+		close(full)
+	}()
+	var meterErr error
+	for b := range full {
+		if meterErr == nil {
+			meterErr = m.ProcessBatch(b.pkts[:b.n], b.times[:b.n])
+			if meterErr != nil {
+				close(done) // tell the reader to stop; drain what it sent
+			}
+		}
+		b.n = 0
+		free <- b
+	}
+	st.Packets, st.Ignored = r.packets, r.ignored
+	if meterErr != nil {
+		return meterErr
+	}
+	return r.err
+}
+
+// reader reads the sources in order and decodes them into batches.
+type reader struct {
+	cfg              *Config
+	dec              decode.Decoder
+	full, free       chan *batch
+	done             chan struct{}
+	cur              *batch
+	packets, ignored uint64
+	err              error
+}
+
+// send hands the current batch to the meter. It reports false when the
+// meter has stopped.
+func (r *reader) send() bool {
+	if r.cur == nil || r.cur.n == 0 {
+		return true
+	}
+	select {
+	case r.full <- r.cur:
+		r.cur = nil
+		return true
+	case <-r.done:
+		return false
+	}
+}
+
+// next returns the batch to fill, waiting for a free one.
+func (r *reader) next() (*batch, bool) {
+	if r.cur != nil {
+		return r.cur, true
+	}
+	select {
+	case r.cur = <-r.free:
+		return r.cur, true
+	case <-r.done:
+		return nil, false
+	}
 }
 
 func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source, error)) error {
@@ -118,8 +180,8 @@ func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source,
 			return err
 		}
 		err = r.readSource(ctx, name, src)
-		if ferr := r.flush(); err == nil {
-			err = ferr
+		if !r.send() && err == nil {
+			err = errStop
 		}
 		if cerr := src.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("close %q: %w", name, cerr)
@@ -127,7 +189,7 @@ func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source,
 		if err != nil {
 			return err
 		}
-		if r.cfg.MaxPackets > 0 && r.st.Packets >= r.cfg.MaxPackets {
+		if r.cfg.MaxPackets > 0 && r.packets >= r.cfg.MaxPackets {
 			return nil
 		}
 	}
@@ -135,16 +197,20 @@ func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source,
 }
 
 // readSource decodes the packets of one source into batches; the caller
-// meters the last, partial batch.
+// sends the last, partial batch.
 func (r *reader) readSource(ctx context.Context, name string, src capture.Source) error {
 	var pkt capture.Packet
 	checked := capture.LinkType(1<<32 - 1)
 	for {
-		if r.cfg.MaxPackets > 0 && r.st.Packets >= r.cfg.MaxPackets {
+		if r.cfg.MaxPackets > 0 && r.packets >= r.cfg.MaxPackets {
 			return nil
 		}
-		if r.st.Packets%checkEvery == 0 && ctx.Err() != nil {
+		if r.packets%checkEvery == 0 && ctx.Err() != nil {
 			return ErrInterrupted
+		}
+		b, ok := r.next()
+		if !ok {
+			return errStop
 		}
 		err := src.Next(&pkt)
 		if err == io.EOF {
@@ -153,22 +219,20 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 		if err != nil {
 			return err
 		}
-		r.st.Packets++
+		r.packets++
 		if pkt.LinkType != checked {
 			if !decode.Supported(pkt.LinkType) {
 				return fmt.Errorf("%q: link type %d is not supported", name, pkt.LinkType)
 			}
 			checked = pkt.LinkType
 		}
-		if !r.dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, &r.batch[r.n]) {
-			r.st.Ignored++
+		if !r.dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, &b.pkts[b.n]) {
+			r.ignored++
 			continue
 		}
-		r.times[r.n] = TimeMS(pkt.Sec, pkt.Usec)
-		if r.n++; r.n == batchSize {
-			if err := r.flush(); err != nil {
-				return err
-			}
+		b.times[b.n] = TimeMS(pkt.Sec, pkt.Usec)
+		if b.n++; b.n == batchSize && !r.send() {
+			return errStop
 		}
 	}
 }
