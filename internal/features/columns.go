@@ -20,8 +20,12 @@ const (
 // Column is one output column: its NFStream name, its kind and how its value
 // is read from a Record. Exactly the accessor matching Kind is set.
 type Column struct {
-	Name  string
-	Kind  Kind
+	Name string
+	Kind Kind
+	// Bits is the width of the values of an integer column, or of the
+	// elements of a list column (8, 16, 32 or 64), so typed sinks such as
+	// Parquet can store ports as uint16 and protocols as uint8.
+	Bits  uint8
 	Uint  func(*Record) uint64
 	Int   func(*Record) int64
 	Float func(*Record) float64
@@ -38,27 +42,29 @@ type Schema struct {
 	Tunnel bool
 	Stats  bool
 	SPLT   bool
+	// L7 adds NFStream's nine nDPI columns (n_dissections > 0).
+	L7 bool
 }
 
 // Columns returns the columns of s in NFStream's order.
 func (s Schema) Columns() []Column {
 	cols := []Column{
 		uintCol("id", func(r *Record) uint64 { return r.ID }),
-		{Name: "expiration_id", Kind: KindInt, Int: func(r *Record) int64 { return int64(r.ExpirationID) }},
+		{Name: "expiration_id", Kind: KindInt, Bits: 8, Int: func(r *Record) int64 { return int64(r.ExpirationID) }},
 		strCol("src_ip", func(r *Record, b []byte) []byte { return AppendIP(b, r.IPVersion, r.SrcIP) }),
 		strCol("src_mac", func(r *Record, b []byte) []byte { return appendMAC(b, r.SrcMAC[:]) }),
 		strCol("src_oui", func(r *Record, b []byte) []byte { return appendMAC(b, r.SrcMAC[:3]) }),
-		uintCol("src_port", func(r *Record) uint64 { return uint64(r.SrcPort) }),
+		narrow(uintCol("src_port", func(r *Record) uint64 { return uint64(r.SrcPort) }), 16),
 		strCol("dst_ip", func(r *Record, b []byte) []byte { return AppendIP(b, r.IPVersion, r.DstIP) }),
 		strCol("dst_mac", func(r *Record, b []byte) []byte { return appendMAC(b, r.DstMAC[:]) }),
 		strCol("dst_oui", func(r *Record, b []byte) []byte { return appendMAC(b, r.DstMAC[:3]) }),
-		uintCol("dst_port", func(r *Record) uint64 { return uint64(r.DstPort) }),
-		uintCol("protocol", func(r *Record) uint64 { return uint64(r.Protocol) }),
-		uintCol("ip_version", func(r *Record) uint64 { return uint64(r.IPVersion) }),
-		uintCol("vlan_id", func(r *Record) uint64 { return uint64(r.VlanID) }),
+		narrow(uintCol("dst_port", func(r *Record) uint64 { return uint64(r.DstPort) }), 16),
+		narrow(uintCol("protocol", func(r *Record) uint64 { return uint64(r.Protocol) }), 8),
+		narrow(uintCol("ip_version", func(r *Record) uint64 { return uint64(r.IPVersion) }), 8),
+		narrow(uintCol("vlan_id", func(r *Record) uint64 { return uint64(r.VlanID) }), 16),
 	}
 	if s.Tunnel {
-		cols = append(cols, uintCol("tunnel_id", func(r *Record) uint64 { return uint64(r.TunnelID) }))
+		cols = append(cols, narrow(uintCol("tunnel_id", func(r *Record) uint64 { return uint64(r.TunnelID) }), 8))
 	}
 	scopes := []struct {
 		name string
@@ -106,16 +112,35 @@ func (s Schema) Columns() []Column {
 	}
 	if s.SPLT {
 		cols = append(cols,
-			listCol("splt_direction", func(r *Record, i int) int64 { return int64(r.SPLTDirection[i]) }),
-			listCol("splt_ps", func(r *Record, i int) int64 { return int64(r.SPLTPS[i]) }),
+			narrow(listCol("splt_direction", func(r *Record, i int) int64 { return int64(r.SPLTDirection[i]) }), 8),
+			narrow(listCol("splt_ps", func(r *Record, i int) int64 { return int64(r.SPLTPS[i]) }), 32),
 			listCol("splt_piat_ms", func(r *Record, i int) int64 { return r.SPLTPIAT[i] }),
+		)
+	}
+	if s.L7 {
+		cols = append(cols,
+			strCol("application_name", func(r *Record, b []byte) []byte { return append(b, r.L7.Application...) }),
+			strCol("application_category_name", func(r *Record, b []byte) []byte { return append(b, r.L7.Category...) }),
+			narrow(uintCol("application_is_guessed", func(r *Record) uint64 { return uint64(r.L7.Guessed) }), 8),
+			narrow(uintCol("application_confidence", func(r *Record) uint64 { return uint64(r.L7.Confidence) }), 8),
+			strCol("requested_server_name", func(r *Record, b []byte) []byte { return append(b, r.L7.RequestedServerName...) }),
+			strCol("client_fingerprint", func(r *Record, b []byte) []byte { return append(b, r.L7.ClientFingerprint...) }),
+			strCol("server_fingerprint", func(r *Record, b []byte) []byte { return append(b, r.L7.ServerFingerprint...) }),
+			strCol("user_agent", func(r *Record, b []byte) []byte { return append(b, r.L7.UserAgent...) }),
+			strCol("content_type", func(r *Record, b []byte) []byte { return append(b, r.L7.ContentType...) }),
 		)
 	}
 	return cols
 }
 
+// narrow sets the value width of an integer or list column.
+func narrow(c Column, bits uint8) Column {
+	c.Bits = bits
+	return c
+}
+
 func uintCol(name string, f func(*Record) uint64) Column {
-	return Column{Name: name, Kind: KindUint, Uint: f}
+	return Column{Name: name, Kind: KindUint, Bits: 64, Uint: f}
 }
 
 func floatCol(name string, f func(*Record) float64) Column {
@@ -127,7 +152,7 @@ func strCol(name string, f func(*Record, []byte) []byte) Column {
 }
 
 func listCol(name string, f func(*Record, int) int64) Column {
-	return Column{Name: name, Kind: KindList, List: f, ListLen: func(r *Record) int { return len(r.SPLTDirection) }}
+	return Column{Name: name, Kind: KindList, Bits: 64, List: f, ListLen: func(r *Record) int { return len(r.SPLTDirection) }}
 }
 
 const hexDigits = "0123456789abcdef"

@@ -138,10 +138,25 @@ type Record struct {
 	SrcMAC [6]byte
 	DstMAC [6]byte
 
+	// L7 holds what nDPI found (when dissection is on).
+	L7 L7
+
 	// SPLT sequences, each of the configured length, -1 where no packet.
 	SPLTDirection []int8
 	SPLTPS        []int32
 	SPLTPIAT      []int64
+}
+
+// L7 is NFStream's nine dissection columns.
+type L7 struct {
+	Application, Category string
+	Guessed               uint8
+	// Confidence uses NFStream's numbering: 0 unknown, 1 match by port,
+	// 5 DPI cache, 6 DPI, 7 match by IP.
+	Confidence                           uint8
+	RequestedServerName                  string
+	ClientFingerprint, ServerFingerprint string
+	UserAgent, ContentType               string
 }
 
 // HotSize is the size of the leading part of a Record that packet updates
