@@ -156,6 +156,7 @@ func (o *options) pipelineConfig() pipeline.Config {
 		Meter: meter.Config{
 			Features:      features.Config{Accounting: o.accounting, Stats: o.stats, SPLT: o.splt},
 			IdleTimeout:   uint64(o.idleTimeout) * 1000,
+			Dissections:   o.nDissections,
 			ActiveTimeout: uint64(o.activeTimeout) * 1000,
 		},
 		MaxFlows:   uint64(o.maxFlows),
@@ -164,7 +165,7 @@ func (o *options) pipelineConfig() pipeline.Config {
 }
 
 func (o *options) schema() features.Schema {
-	return features.Schema{Tunnel: o.decodeTunnels, Stats: o.stats, SPLT: o.splt > 0}
+	return features.Schema{Tunnel: o.decodeTunnels, Stats: o.stats, SPLT: o.splt > 0, L7: o.nDissections > 0}
 }
 
 func newRootCommand() *cobra.Command {

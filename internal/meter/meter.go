@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
+	"github.com/nfstream-go/nfstream/internal/dpi"
 	"github.com/nfstream-go/nfstream/internal/features"
 )
 
@@ -20,6 +21,9 @@ type Config struct {
 	// IdleTimeout and ActiveTimeout are in milliseconds.
 	IdleTimeout   uint64
 	ActiveTimeout uint64
+	// Dissections is NFStream's n_dissections: how many packets of a flow
+	// nDPI may see (0 disables dissection; at most 255).
+	Dissections int
 }
 
 // ExportFunc receives each expired flow. The record is valid only during the
@@ -30,6 +34,7 @@ type ExportFunc func(r *features.Record) error
 // slot is one entry of the flow table, linked in creation order.
 type slot struct {
 	rec        features.Record
+	dpi        dissection
 	hash       uint32
 	prev, next int32
 }
@@ -47,6 +52,7 @@ func (m *Meter) slot(i int32) *slot { return &m.pages[i>>pageBits][i&(pageSize-1
 type Meter struct {
 	cfg    Config
 	export ExportFunc
+	dpi    *dpi.Engine // nil without dissection
 
 	table table
 	// slots holds the flows in pages of pageSize, so growing never moves a
@@ -64,8 +70,31 @@ type Meter struct {
 }
 
 // New returns a Meter that hands expired flows to export.
-func New(cfg Config, export ExportFunc) *Meter {
-	return &Meter{cfg: cfg, export: export, table: newTable(), head: none, tail: none}
+// With dissection on it creates the meter's own nDPI detection module, and
+// fails when nDPI is unavailable. Release the meter with Close.
+func New(cfg Config, export ExportFunc) (*Meter, error) {
+	m := &Meter{cfg: cfg, export: export, table: newTable(), head: none, tail: none}
+	if cfg.Dissections > 0 {
+		e, err := dpi.New()
+		if err != nil {
+			return nil, err
+		}
+		m.dpi = e
+	}
+	return m, nil
+}
+
+// Close releases the nDPI state of the flows still in the table and the
+// detection module. Call it after Flush.
+func (m *Meter) Close() {
+	if m.dpi == nil {
+		return
+	}
+	for i := m.head; i != none; i = m.slot(i).next {
+		m.dpi.FreeFlow(&m.slot(i).dpi.flow)
+	}
+	m.dpi.Close()
+	m.dpi = nil
 }
 
 // ActiveFlows returns the number of flows in the table.
@@ -172,6 +201,9 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 		}
 		if reason == none {
 			m.cfg.Features.Update(r, p, t, r.Direction(p))
+			if m.dpi != nil {
+				m.dissectNext(m.slot(i), p, t)
+			}
 			return nil
 		}
 		if err := m.expire(i, reason); err != nil {
@@ -182,6 +214,9 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 	i = m.alloc()
 	s := m.slot(i)
 	m.cfg.Features.Init(&s.rec, p, t)
+	if m.dpi != nil {
+		m.dissectFirst(s, p, t)
+	}
 	s.hash = h
 	m.table.insert(pos, h, i)
 	return nil
@@ -231,6 +266,9 @@ func (m *Meter) newPage() {
 func (m *Meter) expire(i int32, reason int8) error {
 	s := m.slot(i)
 	s.rec.ExpirationID = reason
+	if m.dpi != nil {
+		m.dissectExpired(s)
+	}
 	err := m.export(&s.rec)
 	m.table.remove(s.hash, i)
 	if s.prev != none {

@@ -29,6 +29,14 @@ func synthetic(n int) []decode.Packet {
 	return pkts
 }
 
+func mustNew(cfg Config, export ExportFunc) *Meter {
+	m, err := New(cfg, export)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
 func config() Config {
 	return Config{
 		Features:      features.Config{Stats: true, SPLT: 10},
@@ -42,7 +50,7 @@ func config() Config {
 // allocate nothing.
 func TestNoAllocationsPerPacket(t *testing.T) {
 	pkts := synthetic(2000)
-	m := New(config(), func(*features.Record) error { return nil })
+	m := mustNew(config(), func(*features.Record) error { return nil })
 	now := uint64(1_000_000)
 	for i := range pkts {
 		m.Process(&pkts[i], now)
@@ -60,7 +68,7 @@ func TestNoAllocationsPerPacket(t *testing.T) {
 	// a new one in the freed slot.
 	cfg := config()
 	cfg.IdleTimeout = 0
-	m = New(cfg, func(*features.Record) error { return nil })
+	m = mustNew(cfg, func(*features.Record) error { return nil })
 	for i := range pkts {
 		m.Process(&pkts[i], now)
 	}
@@ -83,7 +91,7 @@ func TestCreationOrderScan(t *testing.T) {
 	var order []uint32
 	cfg := config()
 	cfg.IdleTimeout = 1000
-	m := New(cfg, func(r *features.Record) error {
+	m := mustNew(cfg, func(r *features.Record) error {
 		out = append(out, r.SrcPort)
 		order = append(order, binary.BigEndian.Uint32(r.SrcIP[:4])&0xffff)
 		return nil
@@ -108,7 +116,7 @@ func TestCreationOrderScan(t *testing.T) {
 // with statistics and SPLT on.
 func BenchmarkProcess(b *testing.B) {
 	pkts := synthetic(200_000)
-	m := New(config(), func(*features.Record) error { return nil })
+	m := mustNew(config(), func(*features.Record) error { return nil })
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -126,7 +134,7 @@ func BenchmarkMemoryPerFlow(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		m := New(config(), func(*features.Record) error { return nil })
+		m := mustNew(config(), func(*features.Record) error { return nil })
 		for j := 0; j < len(pkts); j += 2 {
 			m.Process(&pkts[j], 0)
 		}

@@ -68,7 +68,11 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 		}
 		return nil
 	}
-	m := meter.New(cfg.Meter, export)
+	m, err := meter.New(cfg.Meter, export)
+	if err != nil {
+		return st, err
+	}
+	defer m.Close()
 	open := cfg.Open
 	if open == nil {
 		open = capture.Open
@@ -92,13 +96,25 @@ const (
 	inFlight  = 4
 )
 
-// batch is a run of decoded packets. The packets' IPContent points into the
-// capture's buffer and is stale once the reader has moved on: the meter
-// does not read it.
+// batch is a run of decoded packets. A packet's IPContent points into the
+// capture's buffer, which the reader reuses; when the meter needs the bytes
+// (for nDPI) the reader copies them into the batch's arena, and the meter
+// side points IPContent there before metering.
 type batch struct {
 	pkts  [batchSize]decode.Packet
 	times [batchSize]uint64
+	ipEnd [batchSize]int // end of each packet's bytes in arena
+	arena []byte
 	n     int
+}
+
+// resolve points each packet's IPContent into the arena.
+func (b *batch) resolve() {
+	start := 0
+	for i := 0; i < b.n; i++ {
+		b.pkts[i].IPContent = b.arena[start:b.ipEnd[i]:b.ipEnd[i]]
+		start = b.ipEnd[i]
+	}
 }
 
 // meterAll reads and decodes the sources in a goroutine of their own and
@@ -111,20 +127,25 @@ func meterAll(ctx context.Context, cfg *Config, open func(string) (capture.Sourc
 		free <- new(batch)
 	}
 	done := make(chan struct{})
-	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, full: full, free: free, done: done}
+	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, full: full, free: free, done: done,
+		keepBytes: cfg.Meter.Dissections > 0}
 	go func() {
 		r.err = r.readAll(ctx, open)
 		close(full)
 	}()
 	var meterErr error
+	keep := cfg.Meter.Dissections > 0
 	for b := range full {
+		if keep {
+			b.resolve()
+		}
 		if meterErr == nil {
 			meterErr = m.ProcessBatch(b.pkts[:b.n], b.times[:b.n])
 			if meterErr != nil {
 				close(done) // tell the reader to stop; drain what it sent
 			}
 		}
-		b.n = 0
+		b.n, b.arena = 0, b.arena[:0]
 		free <- b
 	}
 	st.Packets, st.Ignored = r.packets, r.ignored
@@ -141,6 +162,7 @@ type reader struct {
 	full, free       chan *batch
 	done             chan struct{}
 	cur              *batch
+	keepBytes        bool // copy packet bytes for the meter (dissection on)
 	packets, ignored uint64
 	err              error
 }
@@ -231,6 +253,10 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 			continue
 		}
 		b.times[b.n] = TimeMS(pkt.Sec, pkt.Usec)
+		if r.keepBytes {
+			b.arena = append(b.arena, b.pkts[b.n].IPContent...)
+			b.ipEnd[b.n] = len(b.arena)
+		}
 		if b.n++; b.n == batchSize && !r.send() {
 			return errStop
 		}

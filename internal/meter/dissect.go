@@ -1,0 +1,89 @@
+package meter
+
+import (
+	"github.com/nfstream-go/nfstream/internal/decode"
+	"github.com/nfstream-go/nfstream/internal/dpi"
+	"github.com/nfstream-go/nfstream/internal/features"
+)
+
+// dissection is a flow's nDPI state, with NFStream's bookkeeping
+// (nf_flow's detected_protocol, detection_completed and guessed).
+type dissection struct {
+	flow      dpi.Flow
+	proto     dpi.Protocol
+	completed bool
+	guessed   bool
+}
+
+// dissectFirst is NFStream's flow_init_bidirectional_dissection: the first
+// packet is always dissected; with a budget of one packet an unknown flow
+// is given up on (with a guess) at once.
+func (m *Meter) dissectFirst(s *slot, p *decode.Packet, t uint64) {
+	d := &s.dpi
+	*d = dissection{flow: m.dpi.NewFlow()}
+	d.proto = m.dpi.Process(d.flow, p.IPContent, t)
+	if d.proto.AppUnknown() && m.cfg.Dissections == 1 {
+		d.proto, d.guessed = m.dpi.GiveUp(d.flow)
+		m.closeDissection(s)
+	}
+}
+
+// dissectNext is NFStream's flow_update_bidirectional_dissection, run after
+// the packet was counted (Packets includes it). While detection is open the
+// packet is dissected if the application is unknown or nDPI can still learn
+// more; otherwise detection closes without dissecting it. At the budget an
+// unknown flow is given up on with a guess, and detection closes.
+func (m *Meter) dissectNext(s *slot, p *decode.Packet, t uint64) {
+	d := &s.dpi
+	if d.completed {
+		return
+	}
+	if d.proto.AppUnknown() || m.dpi.ExtraDissectionPossible(d.flow) {
+		d.proto = m.dpi.Process(d.flow, p.IPContent, t)
+	} else {
+		m.closeDissection(s)
+		return
+	}
+	if uint64(m.cfg.Dissections) == s.rec.Bidirectional.Packets {
+		if d.proto.AppUnknown() {
+			d.proto, d.guessed = m.dpi.GiveUp(d.flow)
+		}
+		m.closeDissection(s)
+	}
+}
+
+// dissectExpired is NFStream's meter_expire_flow: a flow whose detection is
+// still open and unknown is given up on with a guess; then its L7 columns
+// are collected.
+func (m *Meter) dissectExpired(s *slot) {
+	d := &s.dpi
+	if d.completed {
+		return
+	}
+	if d.proto.AppUnknown() {
+		d.proto, d.guessed = m.dpi.GiveUp(d.flow)
+	}
+	m.closeDissection(s)
+}
+
+// closeDissection collects the L7 columns into the record and frees the
+// nDPI state. NFStream collects at expiry, but once detection is closed no
+// nDPI call changes the state any more, so collecting now gives the same
+// values and keeps the memory of a flow small for the rest of its life.
+func (m *Meter) closeDissection(s *slot) {
+	d := &s.dpi
+	info := m.dpi.Collect(d.flow, d.proto)
+	guessed := uint8(0)
+	if d.guessed {
+		guessed = 1
+	}
+	s.rec.L7 = features.L7{
+		Application: info.Application, Category: info.Category,
+		Guessed: guessed, Confidence: info.Confidence,
+		RequestedServerName: info.RequestedServerName,
+		ClientFingerprint:   info.ClientFingerprint, ServerFingerprint: info.ServerFingerprint,
+		UserAgent: info.UserAgent, ContentType: info.ContentType,
+	}
+	m.dpi.FreeFlow(&d.flow)
+	d.completed = true
+}
