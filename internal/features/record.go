@@ -141,10 +141,44 @@ type Record struct {
 	// L7 holds what nDPI found (when dissection is on).
 	L7 L7
 
+	// Order places the record in the output of a single meter; the merge
+	// of several meters sorts by it.
+	Order Order
+
 	// SPLT sequences, each of the configured length, -1 where no packet.
 	SPLTDirection []int8
 	SPLTPS        []int32
 	SPLTPIAT      []int64
+}
+
+// Order is when a single NFStream meter would export a flow: at the
+// packet with index Event (packets counted from 0 among those metered),
+// Phase 0 when that packet's own flow times out, Phase 1 in the idle scan
+// that follows the packet (there in creation order, Created being the index
+// of the flow's first packet), Phase 2 at the end of the capture (Event is
+// then the largest uint64, and flows follow in creation order).
+type Order struct {
+	Event   uint64
+	Created uint64
+	Phase   uint8
+}
+
+// Order phases.
+const (
+	PhasePacket uint8 = iota
+	PhaseScan
+	PhaseEnd
+)
+
+// Less orders exports as a single meter makes them.
+func (o Order) Less(p Order) bool {
+	if o.Event != p.Event {
+		return o.Event < p.Event
+	}
+	if o.Phase != p.Phase {
+		return o.Phase < p.Phase
+	}
+	return o.Created < p.Created
 }
 
 // L7 is NFStream's nine dissection columns.

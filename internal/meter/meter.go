@@ -35,6 +35,7 @@ type ExportFunc func(r *features.Record) error
 type slot struct {
 	rec        features.Record
 	dpi        dissection
+	created    uint64 // index of the flow's first packet
 	hash       uint32
 	prev, next int32
 }
@@ -65,6 +66,8 @@ type Meter struct {
 
 	tick, scanTick uint64
 	processed      uint64
+	// seq is the index of the packet being metered (the event of exports).
+	seq uint64
 	// touched keeps the prefetch loads of ProcessBatch alive.
 	touched uint64
 }
@@ -127,6 +130,19 @@ func (m *Meter) ProcessBatch(pkts []decode.Packet, times []uint64) error {
 	if len(pkts) > maxBatch {
 		pkts, times = pkts[:maxBatch], times[:maxBatch]
 	}
+	m.prefetchBatch(pkts, hashes[:len(pkts)])
+	for i := range pkts {
+		if err := m.process(&pkts[i], times[i], hashes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prefetchBatch computes the batch's hashes and loads the table entries and
+// the hot part of the flow slots they point to, in loops whose loads do not
+// depend on each other, so the cache misses overlap.
+func (m *Meter) prefetchBatch(pkts []decode.Packet, hashes []uint32) {
 	var entries [maxBatch]uint64
 	for i := range pkts {
 		hashes[i] = m.table.hashPacket(&pkts[i])
@@ -139,8 +155,52 @@ func (m *Meter) ProcessBatch(pkts []decode.Packet, times []uint64) error {
 		}
 	}
 	m.touched += sum
+}
+
+// MeterBatch meters packets without running idle scans, for a meter that is
+// one of several sharing a capture: pkts[i] is the packet with index
+// seqs[i] among all metered packets, at times[i] (ms, already clamped so
+// time never goes backwards across the whole capture). The caller runs the
+// idle scans across all meters (see IdleCandidates and ExpireIdle).
+func (m *Meter) MeterBatch(pkts []decode.Packet, times, seqs []uint64) error {
+	var hashes [maxBatch]uint32
+	if len(pkts) > maxBatch {
+		pkts, times, seqs = pkts[:maxBatch], times[:maxBatch], seqs[:maxBatch]
+	}
+	m.prefetchBatch(pkts, hashes[:len(pkts)])
 	for i := range pkts {
-		if err := m.process(&pkts[i], times[i], hashes[i]); err != nil {
+		m.advance(times[i])
+		m.processed++
+		m.seq = seqs[i]
+		if err := m.consume(&pkts[i], times[i], hashes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IdleCandidates walks the flows in creation order while they are idle at
+// tick, appending the creation index of at most max of them to dst. bound
+// is the creation index of the first flow it did not take (not idle, or
+// over max), or the largest uint64 when it took every flow.
+func (m *Meter) IdleCandidates(tick uint64, max int, dst []uint64) (cands []uint64, bound uint64) {
+	for i := m.head; i != none; i = m.slot(i).next {
+		s := m.slot(i)
+		last := s.rec.Bidirectional.LastSeenMS
+		if len(dst) == max || tick < last || tick-last < m.cfg.IdleTimeout {
+			return dst, s.created
+		}
+		dst = append(dst, s.created)
+	}
+	return dst, 1<<64 - 1
+}
+
+// ExpireIdle expires, in creation order, the flows created at or before
+// index through, as the idle scan that follows packet event.
+func (m *Meter) ExpireIdle(event, through uint64) error {
+	for m.head != none && m.slot(m.head).created <= through {
+		m.seq = event
+		if err := m.expire(m.head, features.ExpiredIdle, features.PhaseScan); err != nil {
 			return err
 		}
 	}
@@ -163,6 +223,7 @@ const maxBatch = 64
 
 func (m *Meter) process(p *decode.Packet, t uint64, h uint32) error {
 	t = m.advance(t)
+	m.seq = m.processed
 	m.processed++
 	scan := m.tick-m.scanTick >= scanInterval
 	if scan {
@@ -172,17 +233,6 @@ func (m *Meter) process(p *decode.Packet, t uint64, h uint32) error {
 		return err
 	}
 	if scan {
-		return m.idleScan()
-	}
-	return nil
-}
-
-// Tick advances the clock with a packet metered elsewhere (another meter's
-// packet), running the idle scan when it is due.
-func (m *Meter) Tick(t uint64) error {
-	m.advance(t)
-	if m.tick-m.scanTick >= scanInterval {
-		m.scanTick = m.tick
 		return m.idleScan()
 	}
 	return nil
@@ -206,7 +256,7 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 			}
 			return nil
 		}
-		if err := m.expire(i, reason); err != nil {
+		if err := m.expire(i, reason, features.PhasePacket); err != nil {
 			return err
 		}
 		_, pos, _ = m.table.find(m, p, h)
@@ -218,6 +268,7 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 		m.dissectFirst(s, p, t)
 	}
 	s.hash = h
+	s.created = m.seq
 	m.table.insert(pos, h, i)
 	return nil
 }
@@ -263,9 +314,10 @@ func (m *Meter) newPage() {
 }
 
 // expire exports the flow in slot i with the given reason and frees it.
-func (m *Meter) expire(i int32, reason int8) error {
+func (m *Meter) expire(i int32, reason int8, phase uint8) error {
 	s := m.slot(i)
 	s.rec.ExpirationID = reason
+	s.rec.Order = features.Order{Event: m.seq, Created: s.created, Phase: phase}
 	if m.dpi != nil {
 		m.dissectExpired(s)
 	}
@@ -293,7 +345,7 @@ func (m *Meter) idleScan() error {
 		if m.tick < last || m.tick-last < m.cfg.IdleTimeout {
 			return nil
 		}
-		if err := m.expire(m.head, features.ExpiredIdle); err != nil {
+		if err := m.expire(m.head, features.ExpiredIdle, features.PhaseScan); err != nil {
 			return err
 		}
 	}
@@ -302,8 +354,9 @@ func (m *Meter) idleScan() error {
 
 // Flush expires every remaining flow in creation order (end of capture).
 func (m *Meter) Flush() error {
+	m.seq = 1<<64 - 1
 	for m.head != none {
-		if err := m.expire(m.head, features.ExpiredIdle); err != nil {
+		if err := m.expire(m.head, features.ExpiredIdle, features.PhaseEnd); err != nil {
 			return err
 		}
 	}

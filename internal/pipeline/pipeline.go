@@ -103,9 +103,20 @@ const (
 type batch struct {
 	pkts  [batchSize]decode.Packet
 	times [batchSize]uint64
-	ipEnd [batchSize]int // end of each packet's bytes in arena
+	seqs  [batchSize]uint64 // packet indexes (sharded path)
+	ipEnd [batchSize]int    // end of each packet's bytes in arena
 	arena []byte
 	n     int
+	// The sharded path also sends markers: run the idle scan that follows
+	// packet event at clock tick, or flush everything at the end.
+	barrier, end bool
+	event, tick  uint64
+}
+
+// keep copies packet i's IP bytes into the arena.
+func (b *batch) keep(i int) {
+	b.arena = append(b.arena, b.pkts[i].IPContent...)
+	b.ipEnd[i] = len(b.arena)
 }
 
 // resolve points each packet's IPContent into the arena.
@@ -121,32 +132,26 @@ func (b *batch) resolve() {
 // meters the batches it hands over here, in order; batches are recycled.
 // It returns the first error of either side.
 func meterAll(ctx context.Context, cfg *Config, open func(string) (capture.Source, error), m *meter.Meter, st *Stats) error {
-	full := make(chan *batch, inFlight)
-	free := make(chan *batch, inFlight)
-	for i := 0; i < inFlight; i++ {
-		free <- new(batch)
-	}
-	done := make(chan struct{})
-	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, full: full, free: free, done: done,
-		keepBytes: cfg.Meter.Dissections > 0}
+	q := newQueue(inFlight)
+	keep := cfg.Meter.Dissections > 0
+	b := &batcher{q: q, keepBytes: keep}
+	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: b}
 	go func() {
 		r.err = r.readAll(ctx, open)
-		close(full)
+		close(q.full)
 	}()
 	var meterErr error
-	keep := cfg.Meter.Dissections > 0
-	for b := range full {
+	for bt := range q.full {
 		if keep {
-			b.resolve()
+			bt.resolve()
 		}
 		if meterErr == nil {
-			meterErr = m.ProcessBatch(b.pkts[:b.n], b.times[:b.n])
+			meterErr = m.ProcessBatch(bt.pkts[:bt.n], bt.times[:bt.n])
 			if meterErr != nil {
-				close(done) // tell the reader to stop; drain what it sent
+				close(q.done) // tell the reader to stop; drain what it sent
 			}
 		}
-		b.n, b.arena = 0, b.arena[:0]
-		free <- b
+		q.recycle(bt)
 	}
 	st.Packets, st.Ignored = r.packets, r.ignored
 	if meterErr != nil {
@@ -155,44 +160,104 @@ func meterAll(ctx context.Context, cfg *Config, open func(string) (capture.Sourc
 	return r.err
 }
 
-// reader reads the sources in order and decodes them into batches.
-type reader struct {
-	cfg              *Config
-	dec              decode.Decoder
-	full, free       chan *batch
-	done             chan struct{}
-	cur              *batch
-	keepBytes        bool // copy packet bytes for the meter (dissection on)
-	packets, ignored uint64
-	err              error
+// queue carries batches from the reader to one consumer and back.
+type queue struct {
+	full, free chan *batch
+	done       chan struct{} // closed by the consumer when it stops early
 }
 
-// send hands the current batch to the meter. It reports false when the
-// meter has stopped.
-func (r *reader) send() bool {
-	if r.cur == nil || r.cur.n == 0 {
-		return true
+func newQueue(n int) *queue {
+	q := &queue{full: make(chan *batch, n), free: make(chan *batch, n), done: make(chan struct{})}
+	for i := 0; i < n; i++ {
+		q.free <- new(batch)
 	}
+	return q
+}
+
+// send hands b to the consumer; false when the consumer has stopped.
+func (q *queue) send(b *batch) bool {
 	select {
-	case r.full <- r.cur:
-		r.cur = nil
+	case q.full <- b:
 		return true
-	case <-r.done:
+	case <-q.done:
 		return false
 	}
 }
 
-// next returns the batch to fill, waiting for a free one.
-func (r *reader) next() (*batch, bool) {
-	if r.cur != nil {
-		return r.cur, true
-	}
+// get returns an empty batch; false when the consumer has stopped.
+func (q *queue) get() (*batch, bool) {
 	select {
-	case r.cur = <-r.free:
-		return r.cur, true
-	case <-r.done:
+	case b := <-q.free:
+		return b, true
+	case <-q.done:
 		return nil, false
 	}
+}
+
+func (q *queue) recycle(b *batch) {
+	b.n, b.arena, b.barrier, b.end = 0, b.arena[:0], false, false
+	q.free <- b
+}
+
+// target receives the reader's decoded packets.
+type target interface {
+	// slot returns where to decode the next packet; false when the
+	// consumer has stopped.
+	slot() (*decode.Packet, bool)
+	// add commits the packet decoded into the slot, captured at t (ms,
+	// not yet clamped); false when the consumer has stopped.
+	add(t uint64) bool
+	// flush sends whatever is buffered; false when the consumer has
+	// stopped.
+	flush() bool
+}
+
+// batcher is the target of the single-meter path: it fills one batch at a
+// time.
+type batcher struct {
+	q         *queue
+	cur       *batch
+	keepBytes bool // copy packet bytes for the meter (dissection on)
+}
+
+func (b *batcher) slot() (*decode.Packet, bool) {
+	if b.cur == nil {
+		var ok bool
+		if b.cur, ok = b.q.get(); !ok {
+			return nil, false
+		}
+	}
+	return &b.cur.pkts[b.cur.n], true
+}
+
+func (b *batcher) add(t uint64) bool {
+	c := b.cur
+	c.times[c.n] = t
+	if b.keepBytes {
+		c.keep(c.n)
+	}
+	if c.n++; c.n == batchSize {
+		return b.flush()
+	}
+	return true
+}
+
+func (b *batcher) flush() bool {
+	if b.cur == nil || b.cur.n == 0 {
+		return true
+	}
+	c := b.cur
+	b.cur = nil
+	return b.q.send(c)
+}
+
+// reader reads the sources in order and decodes them for a target.
+type reader struct {
+	cfg              *Config
+	dec              decode.Decoder
+	dst              target
+	packets, ignored uint64
+	err              error
 }
 
 func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source, error)) error {
@@ -202,7 +267,7 @@ func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source,
 			return err
 		}
 		err = r.readSource(ctx, name, src)
-		if !r.send() && err == nil {
+		if !r.dst.flush() && err == nil {
 			err = errStop
 		}
 		if cerr := src.Close(); err == nil && cerr != nil {
@@ -218,8 +283,8 @@ func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source,
 	return nil
 }
 
-// readSource decodes the packets of one source into batches; the caller
-// sends the last, partial batch.
+// readSource decodes the packets of one source for the target; the caller
+// flushes the target.
 func (r *reader) readSource(ctx context.Context, name string, src capture.Source) error {
 	var pkt capture.Packet
 	checked := capture.LinkType(1<<32 - 1)
@@ -230,7 +295,7 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 		if r.packets%checkEvery == 0 && ctx.Err() != nil {
 			return ErrInterrupted
 		}
-		b, ok := r.next()
+		p, ok := r.dst.slot()
 		if !ok {
 			return errStop
 		}
@@ -248,16 +313,11 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 			}
 			checked = pkt.LinkType
 		}
-		if !r.dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, &b.pkts[b.n]) {
+		if !r.dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, p) {
 			r.ignored++
 			continue
 		}
-		b.times[b.n] = TimeMS(pkt.Sec, pkt.Usec)
-		if r.keepBytes {
-			b.arena = append(b.arena, b.pkts[b.n].IPContent...)
-			b.ipEnd[b.n] = len(b.arena)
-		}
-		if b.n++; b.n == batchSize && !r.send() {
+		if !r.dst.add(TimeMS(pkt.Sec, pkt.Usec)) {
 			return errStop
 		}
 	}
