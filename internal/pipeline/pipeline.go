@@ -26,6 +26,9 @@ type Config struct {
 	MaxPackets uint64
 	// Open opens a source; nil means capture.Open.
 	Open func(name string) (capture.Source, error)
+	// Meters is the number of meters packets are sharded to (0 or 1: one).
+	// The output is the same whatever the number.
+	Meters int
 }
 
 // Stats counts what a run did.
@@ -68,15 +71,22 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 		}
 		return nil
 	}
+	open := cfg.Open
+	if open == nil {
+		open = capture.Open
+	}
+	if cfg.Meters > 1 {
+		err := meterSharded(ctx, &cfg, open, cfg.Meters, export, &st)
+		if err == errStop {
+			err = nil
+		}
+		return st, err
+	}
 	m, err := meter.New(cfg.Meter, export)
 	if err != nil {
 		return st, err
 	}
 	defer m.Close()
-	open := cfg.Open
-	if open == nil {
-		open = capture.Open
-	}
 	readErr := meterAll(ctx, &cfg, open, m, &st)
 	st.Processed = m.Processed()
 	if readErr == errStop {

@@ -1,0 +1,357 @@
+package pipeline
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/nfstream-go/nfstream/internal/capture"
+	"github.com/nfstream-go/nfstream/internal/decode"
+	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/meter"
+)
+
+// Several meters, the same output as one (PRODUCT.md compatibility item 5).
+//
+// The reader shards packets to meters by a direction-symmetric hash, so a
+// flow lives in one meter, and clamps packet time for the whole capture as
+// a single meter would. Expiry by a flow's own packet is local to its
+// meter. NFStream's idle scan is not: it walks all flows in creation order
+// and stops at the first one that is not idle. So the reader decides when
+// scans happen (every 10 ms of packet time, as a single meter does) and
+// sends every meter a barrier; each meter reports the creation indexes of
+// its leading idle flows, the coordinator picks the ones a single meter's
+// scan would expire, and the meters expire them. Every record carries its
+// place in a single meter's export order (features.Order), and the
+// coordinator merges the records of each round in that order. The rows,
+// their order and their ids are therefore those of one meter, whatever the
+// number of meters.
+
+// scanIntervalMS is how much packet time passes between idle scans, and
+// scanBudget how many flows one scan may expire (NFStream's values).
+const (
+	scanIntervalMS = 10
+	scanBudget     = 1000
+)
+
+// shardOf maps NFStream's direction-symmetric packet hash to one of n
+// meters, mixing it first so that sums of nearby addresses spread well.
+func shardOf(h uint32, n int) int {
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	h ^= h >> 16
+	return int(h % uint32(n))
+}
+
+// sharder is the reader's target on the sharded path.
+type sharder struct {
+	qs        []*queue
+	cur       []*batch
+	tmp       decode.Packet
+	keepBytes bool
+	tick      uint64 // largest packet time so far
+	scanTick  uint64
+	seq       uint64 // index of the next metered packet
+}
+
+func (s *sharder) slot() (*decode.Packet, bool) { return &s.tmp, true }
+
+func (s *sharder) add(t uint64) bool {
+	if t > s.tick {
+		s.tick = t
+	}
+	t = s.tick
+	scan := s.tick-s.scanTick >= scanIntervalMS
+	if scan {
+		s.scanTick = s.tick
+	}
+	k := shardOf(s.tmp.Hash, len(s.qs))
+	if s.cur[k] == nil {
+		b, ok := s.qs[k].get()
+		if !ok {
+			return false
+		}
+		s.cur[k] = b
+	}
+	b := s.cur[k]
+	b.pkts[b.n], b.times[b.n], b.seqs[b.n] = s.tmp, t, s.seq
+	if s.keepBytes {
+		b.keep(b.n)
+	}
+	b.n++
+	event := s.seq
+	s.seq++
+	if b.n == batchSize {
+		s.cur[k] = nil
+		if !s.qs[k].send(b) {
+			return false
+		}
+	}
+	if scan {
+		return s.broadcast(func(b *batch) { b.barrier, b.event, b.tick = true, event, s.tick })
+	}
+	return true
+}
+
+// broadcast sends every meter its pending packets, then a marker.
+func (s *sharder) broadcast(mark func(*batch)) bool {
+	if !s.flush() {
+		return false
+	}
+	for _, q := range s.qs {
+		b, ok := q.get()
+		if !ok {
+			return false
+		}
+		mark(b)
+		if !q.send(b) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *sharder) flush() bool {
+	for k, b := range s.cur {
+		if b != nil {
+			s.cur[k] = nil
+			if !s.qs[k].send(b) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// roundMsg is what a meter tells the coordinator at a barrier or at the end.
+type roundMsg struct {
+	end   bool
+	cands []uint64 // creation indexes of the leading idle flows
+	bound uint64   // creation index of the first flow not in cands
+}
+
+// outbox holds copies of the records a meter exported during a round.
+type outbox struct {
+	recs []features.Record
+}
+
+// shardedMeter runs one meter of the sharded path. Its channels to the
+// coordinator are its own, so each round's messages cannot mix with the
+// next round's.
+type shardedMeter struct {
+	m       *meter.Meter
+	rounds  chan roundMsg
+	replies chan uint64
+	outs    chan outbox
+	q       *queue
+	out     outbox
+	keep    bool
+	cands   []uint64
+}
+
+func (sm *shardedMeter) export(r *features.Record) error {
+	cp := *r
+	cp.SPLTDirection = slices.Clone(r.SPLTDirection)
+	cp.SPLTPS = slices.Clone(r.SPLTPS)
+	cp.SPLTPIAT = slices.Clone(r.SPLTPIAT)
+	sm.out.recs = append(sm.out.recs, cp)
+	return nil
+}
+
+// run meters the batches of the meter's queue, taking part in every round.
+func (sm *shardedMeter) run(stop <-chan struct{}) {
+	stopped := false
+	for b := range sm.q.full {
+		if stopped {
+			sm.q.recycle(b)
+			continue
+		}
+		if b.n > 0 {
+			if sm.keep {
+				b.resolve()
+			}
+			sm.m.MeterBatch(b.pkts[:b.n], b.times[:b.n], b.seqs[:b.n])
+		}
+		if b.barrier || b.end {
+			msg := roundMsg{end: b.end}
+			if b.barrier {
+				msg.cands, msg.bound = sm.m.IdleCandidates(b.tick, scanBudget, sm.cands[:0])
+				sm.cands = msg.cands
+			}
+			select {
+			case sm.rounds <- msg:
+			case <-stop:
+				stopped = true
+			}
+			if !stopped && b.barrier {
+				select {
+				case through := <-sm.replies:
+					if through != none {
+						sm.m.ExpireIdle(b.event, through)
+					}
+				case <-stop:
+					stopped = true
+				}
+			}
+			if b.end {
+				sm.m.Flush()
+			}
+			if !stopped {
+				select {
+				case sm.outs <- sm.out:
+					sm.out = outbox{}
+				case <-stop:
+					stopped = true
+				}
+			}
+		}
+		sm.q.recycle(b)
+	}
+}
+
+// none is the reply for a meter none of whose flows the scan expires.
+const none = 1<<64 - 1
+
+// meterSharded is meterAll for n > 1 meters: it returns after every flow
+// was written (or writing stopped), with the first error.
+func meterSharded(ctx context.Context, cfg *Config, open func(string) (capture.Source, error), n int,
+	write func(*features.Record) error, st *Stats) error {
+	keep := cfg.Meter.Dissections > 0
+	stop := make(chan struct{})
+	meters := make([]*shardedMeter, n)
+	sh := &sharder{qs: make([]*queue, n), cur: make([]*batch, n), keepBytes: keep}
+	for k := range meters {
+		sm := &shardedMeter{q: newQueue(inFlight), keep: keep,
+			rounds: make(chan roundMsg), replies: make(chan uint64), outs: make(chan outbox)}
+		m, err := meter.New(cfg.Meter, sm.export)
+		if err != nil {
+			for _, prev := range meters[:k] {
+				prev.m.Close()
+			}
+			return err
+		}
+		sm.m = m
+		meters[k], sh.qs[k] = sm, sm.q
+	}
+	var wg sync.WaitGroup
+	for _, sm := range meters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sm.run(stop)
+		}()
+	}
+	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: sh}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.err = r.readAll(ctx, open)
+		if r.err != errStop {
+			sh.broadcast(func(b *batch) { b.end = true })
+		}
+		for _, q := range sh.qs {
+			close(q.full)
+		}
+	}()
+
+	writeErr := coordinate(meters, write)
+	close(stop)
+	for _, q := range sh.qs {
+		close(q.done)
+	}
+	wg.Wait()
+	for _, sm := range meters {
+		st.Processed += sm.m.Processed()
+		sm.m.Close()
+	}
+	st.Packets, st.Ignored = r.packets, r.ignored
+	if writeErr != nil {
+		return writeErr
+	}
+	if r.err == errStop {
+		return nil
+	}
+	return r.err
+}
+
+// coordinate runs the rounds: at a barrier it picks the flows a single
+// meter's idle scan would expire and tells each meter how far to go; after
+// every round it merges the meters' records in single-meter order and
+// writes them. It returns after the end round or the first write error.
+func coordinate(meters []*shardedMeter, write func(*features.Record) error) error {
+	msgs := make([]roundMsg, len(meters))
+	boxes := make([][]features.Record, len(meters))
+	for {
+		for k, sm := range meters {
+			msgs[k] = <-sm.rounds
+		}
+		end := msgs[0].end
+		if !end {
+			for k, through := range scanCutoffs(msgs) {
+				meters[k].replies <- through
+			}
+		}
+		for k, sm := range meters {
+			boxes[k] = (<-sm.outs).recs
+		}
+		if err := mergeWrite(boxes, write); err != nil {
+			return err
+		}
+		if end {
+			return nil
+		}
+	}
+}
+
+// scanCutoffs returns, per meter, the creation index through which its
+// flows expire in this scan (none for none): the flows before the first
+// flow of any meter that is not idle, at most scanBudget of them, oldest
+// first.
+func scanCutoffs(msgs []roundMsg) []uint64 {
+	bound := uint64(none)
+	for _, m := range msgs {
+		bound = min(bound, m.bound)
+	}
+	cut := make([]uint64, len(msgs))
+	pos := make([]int, len(msgs))
+	for k := range cut {
+		cut[k] = none
+	}
+	for taken := 0; taken < scanBudget; taken++ {
+		best := -1
+		for k, m := range msgs {
+			if pos[k] < len(m.cands) && m.cands[pos[k]] < bound && (best < 0 || m.cands[pos[k]] < msgs[best].cands[pos[best]]) {
+				best = k
+			}
+		}
+		if best < 0 {
+			break
+		}
+		cut[best] = msgs[best].cands[pos[best]]
+		pos[best]++
+	}
+	return cut
+}
+
+// mergeWrite writes the records of all meters in single-meter order; each
+// meter's records are already in that order.
+func mergeWrite(boxes [][]features.Record, write func(*features.Record) error) error {
+	pos := make([]int, len(boxes))
+	for {
+		best := -1
+		for k, recs := range boxes {
+			if pos[k] < len(recs) && (best < 0 || recs[pos[k]].Order.Less(boxes[best][pos[best]].Order)) {
+				best = k
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		if err := write(&boxes[best][pos[best]]); err != nil {
+			return err
+		}
+		pos[best]++
+	}
+}
