@@ -128,3 +128,35 @@ func BenchmarkThroughput(b *testing.B) {
 	b.ReportMetric(csvRate/readRate, "csv-ratio")
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkMeters measures, in the same run, the packet rate of 1, 2 and 4
+// meters (--n-dissections 0 --stats --splt 10, counting sink) on the large
+// generated capture, and the speed-up of 2 and 4 meters over one.
+func BenchmarkMeters(b *testing.B) {
+	path, _ := largeCapture(b)
+	schema := features.Schema{Tunnel: true, Stats: true, SPLT: true}
+	counts := []int{1, 2, 4}
+	elapsed := make([]time.Duration, len(counts))
+	var packets uint64
+	for i := 0; i < b.N; i++ {
+		for j, n := range counts {
+			cfg := nfstreamDefaults([]string{path}, features.AccountLink, true, 10)
+			cfg.Meters = n
+			start := time.Now()
+			st, err := Run(context.Background(), cfg, &countSink{}, schema.Columns())
+			elapsed[j] += time.Since(start)
+			if err != nil {
+				b.Fatal(err)
+			}
+			packets = st.Packets
+		}
+	}
+	for j, n := range counts {
+		rate := float64(packets) * float64(b.N) / elapsed[j].Seconds()
+		b.ReportMetric(rate, fmt.Sprintf("meters%d-pkts/s", n))
+		if j > 0 {
+			b.ReportMetric(elapsed[0].Seconds()/elapsed[j].Seconds(), fmt.Sprintf("speedup%d", n))
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+}
