@@ -1,0 +1,285 @@
+package output
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nfstream-go/nfstream/internal/features"
+)
+
+// A name template is a file path with strftime-like fields, filled for each
+// file of a rotated output: %Y (year, 4 digits), %m (month), %d (day),
+// %H (hour), %M (minute), %S (second), all two digits, of the file's
+// interval start in UTC; %i, the file's sequence number (0, 1, ...); %%, a
+// percent sign. A template without any field gets ".<sequence>" before its
+// extension, as NFStream's flows_per_file names its files: flows.csv gives
+// flows.0.csv, flows.1.csv...
+
+// CheckTemplate reports an unknown or unfinished field of a name template.
+func CheckTemplate(tmpl string) error {
+	for i := 0; i < len(tmpl); i++ {
+		if tmpl[i] != '%' {
+			continue
+		}
+		if i+1 == len(tmpl) {
+			return fmt.Errorf("name template %q ends with a lone %%", tmpl)
+		}
+		i++
+		if !strings.ContainsRune("YmdHMSi%", rune(tmpl[i])) {
+			return fmt.Errorf("name template %q: unknown field %%%c (known: %%Y %%m %%d %%H %%M %%S %%i %%%%)", tmpl, tmpl[i])
+		}
+	}
+	return nil
+}
+
+// templateHasFields reports whether tmpl has a field other than %%.
+func templateHasFields(tmpl string) bool {
+	for i := 0; i+1 < len(tmpl); i++ {
+		if tmpl[i] == '%' {
+			if tmpl[i+1] != '%' {
+				return true
+			}
+			i++
+		}
+	}
+	return false
+}
+
+// ExpandTemplate returns the name of file number seq, whose interval
+// starts at t. A template without fields gets ".<seq>" before its
+// extension.
+func ExpandTemplate(tmpl string, t time.Time, seq uint64) string {
+	if !templateHasFields(tmpl) {
+		return insertSeq(strings.ReplaceAll(tmpl, "%%", "%"), seq)
+	}
+	t = t.UTC()
+	var b []byte
+	for i := 0; i < len(tmpl); i++ {
+		c := tmpl[i]
+		if c != '%' || i+1 == len(tmpl) {
+			b = append(b, c)
+			continue
+		}
+		i++
+		switch tmpl[i] {
+		case 'Y':
+			b = appendPad(b, t.Year(), 4)
+		case 'm':
+			b = appendPad(b, int(t.Month()), 2)
+		case 'd':
+			b = appendPad(b, t.Day(), 2)
+		case 'H':
+			b = appendPad(b, t.Hour(), 2)
+		case 'M':
+			b = appendPad(b, t.Minute(), 2)
+		case 'S':
+			b = appendPad(b, t.Second(), 2)
+		case 'i':
+			b = strconv.AppendUint(b, seq, 10)
+		default: // %% (CheckTemplate refuses others)
+			b = append(b, tmpl[i])
+		}
+	}
+	return string(b)
+}
+
+func appendPad(b []byte, v, width int) []byte {
+	s := strconv.Itoa(v)
+	for n := len(s); n < width; n++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// insertSeq puts ".<seq>" before the output extension of path
+// (flows.csv.gz gives flows.<seq>.csv.gz), or at its end when it has none.
+func insertSeq(path string, seq uint64) string {
+	stem, ext := SplitExt(path)
+	return stem + "." + strconv.FormatUint(seq, 10) + ext
+}
+
+// RotateConfig configures a Rotating sink.
+type RotateConfig struct {
+	// Template names the files (see CheckTemplate).
+	Template string
+	// Interval starts a new file for each interval of this length,
+	// aligned to the clock (multiples of it since the Unix epoch, UTC).
+	// A flow goes to the file of the interval in which it expires. 0
+	// disables it.
+	Interval time.Duration
+	// Flows starts a new file after this many flows; 0 disables it.
+	Flows uint64
+	// Create opens the sink of one file (for example FileConfig.Create).
+	Create func(path string) (Sink, error)
+	// Now, when set, gives a flow's expiry time (live capture: the wall
+	// clock). When nil the time is packet time: the latest
+	// bidirectional_last_seen_ms of the flows written so far, this one
+	// included. The meter exports a flow at a packet time no earlier than
+	// that (flows leave in an order where last-seen times can go back, but
+	// the meter's clock does not), so this is the closest the record
+	// tells, and never goes backwards.
+	Now func() time.Time
+}
+
+// Validate names the first bad field.
+func (c *RotateConfig) Validate() error {
+	switch {
+	case c.Create == nil:
+		return errors.New("rotate: Create is nil")
+	case c.Interval < 0:
+		return fmt.Errorf("rotate: Interval %v: must not be negative", c.Interval)
+	case c.Interval > 0 && c.Interval < time.Millisecond:
+		return fmt.Errorf("rotate: Interval %v: must be at least 1ms", c.Interval)
+	}
+	return CheckTemplate(c.Template)
+}
+
+// Rotating is a Sink that spreads the records over a sequence of files,
+// each a complete output of its own (header, footer), opened through
+// Create when the first record for it arrives. Ids are not touched: they
+// continue across files. Rotate (for example on SIGHUP) may be called from
+// another goroutine.
+type Rotating struct {
+	cfg        RotateConfig
+	intervalMS uint64
+	dirFields  bool // the template's directory part has fields
+
+	mu        sync.Mutex
+	cols      []features.Column
+	cur       Sink
+	curStart  uint64 // interval start of cur, ms
+	curFlows  uint64
+	seq       uint64 // sequence number of the next file
+	lastBase  string // expanded name of the last file, before de-duplication
+	watermark uint64 // packet time, ms
+	files     []string
+	err       error
+}
+
+// NewRotating returns a Rotating sink; cfg must be valid (Validate).
+func NewRotating(cfg RotateConfig) *Rotating {
+	return &Rotating{
+		cfg:        cfg,
+		intervalMS: uint64(cfg.Interval / time.Millisecond),
+		dirFields:  templateHasFields(filepath.Dir(cfg.Template)),
+	}
+}
+
+// Begin records the columns; files are opened when records arrive, so an
+// output without flows has no file.
+func (s *Rotating) Begin(cols []features.Column) error {
+	s.cols = cols
+	return nil
+}
+
+// Write sends r to the file of its interval, opening it if needed.
+func (s *Rotating) Write(r *features.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	var now uint64
+	if s.cfg.Now != nil {
+		now = uint64(s.cfg.Now().UnixMilli())
+	} else {
+		s.watermark = max(s.watermark, r.Bidirectional.LastSeenMS)
+		now = s.watermark
+	}
+	start := now
+	if s.intervalMS > 0 {
+		start = now - now%s.intervalMS
+	}
+	if s.cur != nil && (s.intervalMS > 0 && start != s.curStart || s.cfg.Flows > 0 && s.curFlows >= s.cfg.Flows) {
+		if err := s.closeCurrent(); err != nil {
+			return err
+		}
+	}
+	if s.cur == nil {
+		if err := s.open(start); err != nil {
+			return err
+		}
+	}
+	if err := s.cur.Write(r); err != nil {
+		s.err = err
+		return err
+	}
+	s.curFlows++
+	return nil
+}
+
+func (s *Rotating) open(start uint64) error {
+	t := time.UnixMilli(int64(start))
+	if s.intervalMS == 0 {
+		t = t.Truncate(time.Second)
+	}
+	base := ExpandTemplate(s.cfg.Template, t, s.seq)
+	name := base
+	if base == s.lastBase {
+		// A second file for the same interval (--rotate-flows, SIGHUP) in
+		// a template without %i: keep the first.
+		name = insertSeq(base, s.seq)
+	}
+	if s.dirFields {
+		if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
+			s.err = fmt.Errorf("create folder for %q: %w", name, bareError(err))
+			return s.err
+		}
+	}
+	sink, err := s.cfg.Create(name)
+	if err == nil {
+		err = sink.Begin(s.cols)
+		if err != nil {
+			sink.Close()
+		}
+	}
+	if err != nil {
+		s.err = err
+		return err
+	}
+	s.cur, s.curStart, s.curFlows, s.lastBase = sink, start, 0, base
+	s.seq++
+	s.files = append(s.files, name)
+	return nil
+}
+
+func (s *Rotating) closeCurrent() error {
+	if s.cur == nil {
+		return nil
+	}
+	err := s.cur.Close()
+	s.cur = nil
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return err
+}
+
+// Rotate closes the current file, if any; the next record opens a new one
+// with the next sequence number. It may be called from any goroutine.
+func (s *Rotating) Rotate() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closeCurrent()
+}
+
+// Close closes the current file and returns the first error of the run.
+func (s *Rotating) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeCurrent()
+	return s.err
+}
+
+// Files returns the names of the files opened so far.
+func (s *Rotating) Files() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.files...)
+}
