@@ -346,3 +346,10 @@ func (e *Engine) intern(b []byte) string {
 // cAllocated returns the bytes nDPI currently holds from its allocator
 // (the counting wrappers installed at start-up).
 func cAllocated() int64 { return int64(C.nfs_allocated()) }
+
+// AllocatedBytes returns the bytes of C memory nDPI holds right now, as the
+// counting allocator installed at start-up sees them: detection modules,
+// flow states and what nDPI attached to them. The count is process-wide,
+// over every Engine, so tests outside this package can show that running
+// captures through the meter leaves no C memory behind.
+func AllocatedBytes() int64 { return cAllocated() }
