@@ -331,34 +331,52 @@ const offlineSnaplen = maximumSnaplen
 
 // Filtered returns a Source delivering the records of src that the filter
 // expression accepts, as libpcap's pcap_setfilter on a capture file does.
-// The expression is compiled by compile for the link type of the records,
-// when the first record of a link type arrives, and for the byte order of
-// the file when src came from Open or NewReader (other sources count as
-// the host's order); an expression that does not compile for it ends the
-// source with an error naming the capture (name) and quoting the
-// expression. An empty expression passes everything. Closing the returned
-// Source closes src.
-func Filtered(src Source, name, expr string, compile FileCompileFunc) Source {
+// The expression is compiled by compile for the link type of the records
+// and the byte order of the file. For a source from Open or NewReader the
+// header gives the link type, so an expression that does not compile for
+// it fails here, before any record is read, as pcap_setfilter would right
+// after pcap_open_offline; src is then left open. Other sources (and
+// records of another link type) compile when their first record arrives,
+// and a failure ends the source. Errors name the capture (name) and quote
+// the expression. An empty expression returns src itself. Closing the
+// returned Source closes src.
+func Filtered(src Source, name, expr string, compile FileCompileFunc) (Source, error) {
 	if expr == "" {
-		return src
+		return src, nil
 	}
-	return &filtered{src: src, name: name, expr: expr, compile: compile, swapped: fileSwapped(src)}
-}
-
-// fileSwapped reports whether a file source's byte order is the opposite
-// of the host's (libpcap's p->swapped).
-func fileSwapped(src Source) bool {
-	var big bool
+	s := &filtered{src: src, name: name, expr: expr, compile: compile}
 	switch r := src.(type) {
 	case *pcapReader:
-		big = r.big
+		s.swapped = r.big != hostBigEndian()
+		if err := s.setLink(r.link); err != nil {
+			return nil, err
+		}
 	case *pcapngReader:
-		big = r.big
-	default:
-		return false
+		s.swapped = r.big != hostBigEndian()
+		if len(r.ifaces) > 0 {
+			if err := s.setLink(r.ifaces[0].link); err != nil {
+				return nil, err
+			}
+		}
 	}
-	hostBig := binary.NativeEndian.Uint16([]byte{0, 1}) == 1
-	return big != hostBig
+	return s, nil
+}
+
+func hostBigEndian() bool { return binary.NativeEndian.Uint16([]byte{0, 1}) == 1 }
+
+// setLink compiles the filter for a link type.
+func (s *filtered) setLink(link LinkType) error {
+	insns, err := s.compile(s.expr, link, offlineSnaplen, s.swapped)
+	if err == nil {
+		if s.f, err = NewFilter(insns); err != nil {
+			err = fmt.Errorf("filter %q: %w", s.expr, err)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%q: %w", s.name, err)
+	}
+	s.link = link
+	return nil
 }
 
 func (s *filtered) Next(p *Packet) error {
@@ -370,17 +388,9 @@ func (s *filtered) Next(p *Packet) error {
 			return err
 		}
 		if s.f == nil || p.LinkType != s.link {
-			insns, err := s.compile(s.expr, p.LinkType, offlineSnaplen, s.swapped)
-			if err == nil {
-				if s.f, err = NewFilter(insns); err != nil {
-					err = fmt.Errorf("filter %q: %w", s.expr, err)
-				}
-			}
-			if err != nil {
-				s.err = fmt.Errorf("%q: %w", s.name, err)
+			if s.err = s.setLink(p.LinkType); s.err != nil {
 				return s.err
 			}
-			s.link = p.LinkType
 		}
 		if s.f.Match(p.Data, p.Len) {
 			return nil

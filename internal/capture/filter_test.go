@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"strings"
@@ -216,10 +218,12 @@ func TestFiltered(t *testing.T) {
 	src := &fakeSource{pkts: []Packet{
 		pkt(LinkEthernet, 1), pkt(LinkEthernet, 2), pkt(LinkNull, 0), pkt(LinkNull, 1), pkt(LinkEthernet, 1), pkt(LinkRaw, 101),
 	}}
-	s := Filtered(src, "x.pcap", "first byte", compile)
+	s, err := Filtered(src, "x.pcap", "first byte", compile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var p Packet
 	var got []byte
-	var err error
 	for err == nil {
 		if err = s.Next(&p); err == nil {
 			got = append(got, p.Data[0])
@@ -241,7 +245,51 @@ func TestFiltered(t *testing.T) {
 	if !src.closed {
 		t.Error("Close did not close the source")
 	}
-	if Filtered(src, "x", "", compile) != Source(src) {
+	if s, err := Filtered(src, "x", "", compile); s != Source(src) || err != nil {
 		t.Error("an empty expression should leave the source as it is")
+	}
+}
+
+// TestFilteredAtOpen shows that a file's header decides the link type, so
+// a filter that does not compile for it fails before any record is read,
+// and that the file's byte order reaches the compiler.
+func TestFilteredAtOpen(t *testing.T) {
+	var gotLink LinkType
+	var gotSwapped bool
+	compile := func(expr string, link LinkType, snaplen int, swapped bool) ([]bpf.RawInstruction, error) {
+		gotLink, gotSwapped = link, swapped
+		if link == LinkRaw {
+			return nil, errors.New(`filter "ether host 1:2:3:4:5:6": no link-level addresses`)
+		}
+		return nil, nil
+	}
+	raw := stdPcap()
+	raw.linktype = uint32(LinkRaw)
+	be := stdPcap()
+	be.bo = binary.BigEndian
+	for _, tt := range []struct {
+		name    string
+		file    []byte
+		link    LinkType
+		swapped bool
+		err     bool
+	}{
+		{"raw", pcapFile(raw, rec(1, 0, []byte{0x45})), LinkRaw, false, true},
+		{"big-endian", pcapFile(be, rec(1, 0, []byte{1})), LinkEthernet, true, false},
+	} {
+		src, err := NewReader(bytes.NewReader(tt.file), tt.name+".pcap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Filtered(src, tt.name+".pcap", "ether host 1:2:3:4:5:6", compile)
+		if gotLink != tt.link || gotSwapped != tt.swapped {
+			t.Errorf("%s: compiled for link type %d, swapped %v; want %d, %v", tt.name, gotLink, gotSwapped, tt.link, tt.swapped)
+		}
+		if tt.err != (err != nil) {
+			t.Errorf("%s: error %v", tt.name, err)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), `"raw.pcap": filter "ether host`) {
+			t.Errorf("%s: error %q does not name the file and the filter", tt.name, err)
+		}
 	}
 }

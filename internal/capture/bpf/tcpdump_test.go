@@ -90,7 +90,11 @@ func ourCount(file, expr string) (int, error) {
 		return 0, err
 	}
 	defer src.Close()
-	n, msg := count(capture.Filtered(src, file, expr, CompileFile))
+	fsrc, err := capture.Filtered(src, file, expr, CompileFile)
+	if err != nil {
+		return 0, err
+	}
+	n, msg := count(fsrc)
 	if msg != "" {
 		return n, errors.New(msg)
 	}
