@@ -94,6 +94,11 @@ type Live struct {
 	closed atomic.Bool
 	ready  func(fd uintptr) bool // the wait condition, made once
 
+	// Set by Stop: no packet enters the ring any more, and Next returns
+	// io.EOF once the ring is empty and drainBy (Unix ns) has passed.
+	stopping atomic.Bool
+	drainBy  atomic.Int64
+
 	// The reader's place in the ring (Next only, under mu).
 	blk     int    // index of the block being read or waited for
 	owned   bool   // blk is handed to us and not yet given back
@@ -395,9 +400,9 @@ func (l *Live) status(blk int) uint32 {
 //
 // It returns ErrTimeout when no packet arrived within the configured
 // timeout (p is then unchanged): the capture goes on, and the caller can
-// expire flows on the wall clock before calling Next again. It returns
-// io.EOF once Close was called, also when Close is called while Next
-// waits.
+// expire flows on the wall clock before calling Next again. After Stop it
+// delivers what the ring still holds, then returns io.EOF. It returns
+// io.EOF at once when Close was called, also while Next waits.
 //
 // p.Data points into the ring: it is valid until the next call to Next or
 // Close, and must not be written. Timestamps are the kernel's, in
@@ -435,6 +440,12 @@ func (l *Live) Next(p *Packet) error {
 			l.pktOff = int(*(*uint32)(unsafe.Pointer(&b[offFirstPkt])))
 			continue
 		}
+		if l.stopping.Load() && time.Now().UnixNano() >= l.drainBy.Load() {
+			// Stopped, and the kernel has had the time to hand over
+			// the block it was filling: the ring is empty.
+			l.lastErr = io.EOF
+			return io.EOF
+		}
 		l.mu.Unlock()
 		err := l.wait()
 		l.mu.Lock()
@@ -442,7 +453,7 @@ func (l *Live) Next(p *Packet) error {
 		case l.closed.Load():
 			// Loop: unmap the ring and return io.EOF.
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			if l.blockReady() {
+			if l.blockReady() || l.stopping.Load() {
 				continue
 			}
 			if err := l.checkDevice(); err != nil {
@@ -460,11 +471,44 @@ func (l *Live) Next(p *Packet) error {
 // wait blocks until the kernel hands over the block the reader waits for,
 // Close is called, or the timeout passes.
 func (l *Live) wait() error {
-	if err := l.f.SetReadDeadline(time.Now().Add(l.timeout)); err != nil {
+	deadline := time.Now().Add(l.timeout)
+	if l.stopping.Load() {
+		deadline = time.Unix(0, min(deadline.UnixNano(), l.drainBy.Load()))
+	}
+	if err := l.f.SetReadDeadline(deadline); err != nil {
 		return err
 	}
 	return l.rc.Read(l.ready)
 }
+
+// Stop ends the capture without losing what it captured: from now on the
+// kernel puts no packet in the ring (the socket's filter rejects them
+// all), and Next goes on delivering the packets already there, then
+// returns io.EOF. The kernel hands a partly filled block over after the
+// block timeout, so the last packets can take up to about twice Timeout
+// to come out. Stop may be called from any goroutine, also while Next
+// waits; Close is still needed afterwards. This is how SIGINT should end
+// a live capture, so that every flow seen so far is exported.
+func (l *Live) Stop() error {
+	if l.closed.Load() || l.stopping.Load() {
+		return nil
+	}
+	// The kernel retires a block on the first run of its timer (every
+	// Timeout) after a full period as the block being filled.
+	l.drainBy.Store(time.Now().Add(2*l.timeout + drainMargin).UnixNano())
+	err := l.control(func(fd int) error {
+		return attachFilter(fd, []bpf.RawInstruction{{Op: clsRET | retK, K: 0}})
+	})
+	l.stopping.Store(true)
+	if err != nil {
+		return fmt.Errorf("capture on %q: stop: %w", l.iface, err)
+	}
+	return nil
+}
+
+// drainMargin is added to the kernel's block timeout when Stop drains a
+// ring, for the timer's slack.
+const drainMargin = 50 * time.Millisecond
 
 // checkDevice returns an error when the interface went away: it no
 // longer exists, or its name now belongs to a new interface. The socket
@@ -560,9 +604,10 @@ func (l *Live) readStats() error {
 	return nil
 }
 
-// Close stops the capture on this ring and releases the socket. It may be
+// Close ends the capture on this ring and releases the socket. It may be
 // called from another goroutine while Next waits: Next then returns
-// io.EOF at once. Packets still in the ring are not delivered. Close reads
+// io.EOF at once. Packets still in the ring are not delivered; call Stop
+// first and read to io.EOF to have them. Close reads
 // the statistics one last time first, so Stats stays valid afterwards.
 //
 // The ring's memory goes back to the kernel at once. Since the caller may

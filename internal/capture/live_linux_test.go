@@ -864,6 +864,67 @@ func TestLiveTimeoutAndClose(t *testing.T) {
 	}
 }
 
+// TestLiveStopDrains stops a capture right after the last packet reached
+// the receiving socket, when it is still in the block the kernel is
+// filling: Next must deliver it before io.EOF.
+func TestLiveStopDrains(t *testing.T) {
+	v := newVethPair(t)
+	for _, rings := range []int{1, 2} {
+		lives := v.openLive(t, capture.LiveConfig{Rings: rings})
+		var sc, cc *net.UDPConn
+		inNetns(t, v.nsA, func() (err error) {
+			sc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: v.addrA.AsSlice(), Port: 9100})
+			return err
+		})
+		inNetns(t, v.nsB, func() (err error) {
+			cc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: v.addrA.AsSlice(), Port: 9100})
+			return err
+		})
+		const n = 50
+		buf := make([]byte, 64)
+		for i := 0; i < n; i++ {
+			if _, err := cc.Write([]byte("stop")); err != nil {
+				t.Fatal(err)
+			}
+			sc.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, err := sc.Read(buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cc.Close()
+		sc.Close()
+		// Every datagram reached the socket, so every one went past the
+		// capture: stop now, then drain.
+		stopped := time.Now()
+		for _, l := range lives {
+			if err := l.Stop(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := 0
+		for _, l := range lives {
+			var p capture.Packet
+			for {
+				err := l.Next(&p)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("Next after Stop: %v", err)
+				}
+				got++
+			}
+			l.Close()
+		}
+		if d := time.Since(stopped); d > 2*time.Second {
+			t.Errorf("%d rings: draining took %v", rings, d)
+		}
+		if got != n {
+			t.Errorf("%d rings: %d packets after Stop, want %d", rings, got, n)
+		}
+	}
+}
+
 // TestLiveInterfaceGone deletes the interface during the capture: Next
 // says so instead of waiting forever.
 func TestLiveInterfaceGone(t *testing.T) {

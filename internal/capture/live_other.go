@@ -26,5 +26,8 @@ func (l *Live) Next(p *Packet) error { return ErrLiveUnsupported }
 // Stats returns ErrLiveUnsupported.
 func (l *Live) Stats() (received, dropped uint64, err error) { return 0, 0, ErrLiveUnsupported }
 
+// Stop does nothing.
+func (l *Live) Stop() error { return nil }
+
 // Close does nothing.
 func (l *Live) Close() error { return nil }
