@@ -27,14 +27,17 @@ func envInt(name string, def int) int {
 
 // largeCapture returns a capture made by the project's generator, cached in
 // the temporary folder: NFSTREAM_BENCH_PACKETS packets (default 3,000,000)
-// over NFSTREAM_BENCH_FLOWS flows (default 300,000).
+// over NFSTREAM_BENCH_FLOWS flows (default 300,000), NFSTREAM_BENCH_CONCURRENT
+// of them exchanging packets at any time, interleaved at random (default a
+// third of the flows).
 func largeCapture(b *testing.B) (string, testgen.LargeConfig) {
 	b.Helper()
 	cfg := testgen.LargeConfig{
 		Packets: envInt("NFSTREAM_BENCH_PACKETS", 3_000_000),
 		Flows:   envInt("NFSTREAM_BENCH_FLOWS", 300_000),
 	}
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("nfstream-bench-%d-%d.pcap", cfg.Packets, cfg.Flows))
+	cfg.Concurrent = envInt("NFSTREAM_BENCH_CONCURRENT", cfg.Flows/3)
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("nfstream-bench-%d-%d-%d.pcap", cfg.Packets, cfg.Flows, cfg.Concurrent))
 	if _, err := os.Stat(path); err == nil {
 		return path, cfg // made by an earlier run: the generator is deterministic
 	}
