@@ -24,6 +24,11 @@ type Config struct {
 	// Dissections is NFStream's n_dissections: how many packets of a flow
 	// nDPI may see (0 disables dissection; at most 255).
 	Dissections int
+	// LRU makes the idle scan walk flows from the least recently seen
+	// instead of in creation order: the better rule for live capture, where
+	// output order is not reproducible anyway (PRODUCT.md item 2). A busy
+	// old flow then no longer delays the export of idle younger ones.
+	LRU bool
 }
 
 // ExportFunc receives each expired flow. The record is valid only during the
@@ -250,6 +255,9 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 			reason = features.ExpiredActive
 		}
 		if reason == none {
+			if m.cfg.LRU {
+				m.touchLRU(i)
+			}
 			m.cfg.Features.Update(r, p, t, r.Direction(p))
 			if m.dpi != nil {
 				m.dissectNext(m.slot(i), p, t)
@@ -323,6 +331,26 @@ func (m *Meter) expire(i int32, reason int8, phase uint8) error {
 	}
 	err := m.export(&s.rec)
 	m.table.remove(s.hash, i)
+	m.unlink(i)
+	m.free = append(m.free, i)
+	return err
+}
+
+// touchLRU moves slot i to the tail of the list (most recently seen).
+func (m *Meter) touchLRU(i int32) {
+	if i == m.tail {
+		return
+	}
+	m.unlink(i)
+	s := m.slot(i)
+	s.prev, s.next = m.tail, none
+	m.slot(m.tail).next = i
+	m.tail = i
+}
+
+// unlink takes slot i out of the list.
+func (m *Meter) unlink(i int32) {
+	s := m.slot(i)
 	if s.prev != none {
 		m.slot(s.prev).next = s.next
 	} else {
@@ -333,8 +361,19 @@ func (m *Meter) expire(i int32, reason int8, phase uint8) error {
 	} else {
 		m.tail = s.prev
 	}
-	m.free = append(m.free, i)
-	return err
+}
+
+// Advance moves the meter's clock to now (ms) when no packet came for a
+// while, running the idle scan when it is due, so that a quiet link still
+// exports its flows (live capture: packet times are wall-clock times).
+func (m *Meter) Advance(now uint64) error {
+	m.advance(now)
+	if m.tick-m.scanTick >= scanInterval {
+		m.scanTick = m.tick
+		m.seq = m.processed
+		return m.idleScan()
+	}
+	return nil
 }
 
 // idleScan expires idle flows from the oldest, stopping at the first flow

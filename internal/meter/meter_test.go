@@ -147,3 +147,33 @@ func BenchmarkMemoryPerFlow(b *testing.B) {
 		runtime.KeepAlive(m)
 	}
 }
+
+// TestLRUScan checks the live rule: with LRU on, a busy old flow no longer
+// holds back the export of younger idle flows, and a quiet link still
+// exports when the clock advances without packets.
+func TestLRUScan(t *testing.T) {
+	pkts := synthetic(6) // flows A (0,1), B (2,3), C (4,5)
+	var order []uint32
+	cfg := config()
+	cfg.IdleTimeout, cfg.LRU = 1000, true
+	m := mustNew(cfg, func(r *features.Record) error {
+		order = append(order, binary.BigEndian.Uint32(r.SrcIP[:4])&0xffff)
+		return nil
+	})
+	m.Process(&pkts[0], 0)  // A
+	m.Process(&pkts[2], 10) // B
+	m.Process(&pkts[4], 20) // C
+	for t0 := uint64(100); t0 <= 1500; t0 += 100 {
+		m.Process(&pkts[1], t0) // A stays busy
+	}
+	if len(order) != 2 || order[0] != 1 || order[1] != 2 {
+		t.Fatalf("exported %v by t=1500, want B then C (idle since 10 and 20 ms)", order)
+	}
+	// No more packets: the wall clock alone expires A.
+	if err := m.Advance(2600); err != nil {
+		t.Fatal(err)
+	}
+	if len(order) != 3 || order[2] != 0 || m.ActiveFlows() != 0 {
+		t.Errorf("after Advance: exported %v, %d active; want A exported too", order, m.ActiveFlows())
+	}
+}
