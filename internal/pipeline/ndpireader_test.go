@@ -56,6 +56,9 @@ type l7Flow struct {
 	name    string // application_name (ndpiReader: ndpi_proto)
 	cat     string // application_category_name
 	conf    string // application_confidence, NFStream's numbering
+	sni     string // requested_server_name
+	client  string // client_fingerprint: JA3, HASSH client or DHCP's
+	server  string // server_fingerprint: JA3S or HASSH server
 	// Ours only.
 	id          uint64
 	first, last uint64
@@ -67,6 +70,37 @@ func (f *l7Flow) key() string {
 }
 
 func (f *l7Flow) labels() string { return f.name + "/" + f.cat + "/" + f.conf }
+
+// describe is what the judge compares: the labels, then the server name
+// and the two fingerprints.
+func (f *l7Flow) describe() string {
+	return fmt.Sprintf("%s sni=%q client=%q server=%q", f.labels(), f.sni, f.client, f.server)
+}
+
+// bracketed returns the value of the first "[name: value]" field of an
+// ndpiReader -v 2 line, up to its first space (ndpiReader appends
+// " (WEAK)" and the like to fingerprints) unless whole is set.
+func bracketed(line, name string, whole bool) string {
+	_, rest, ok := strings.Cut(line, "["+name+": ")
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, "]")
+	if !whole {
+		v, _, _ = strings.Cut(v, " ")
+	}
+	return v
+}
+
+// firstOf returns the first non-empty string.
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
 
 func endpoints(ipA string, portA uint16, ipB string, portB uint16) (string, string) {
 	a, b := ipA+"#"+strconv.Itoa(int(portA)), ipB+"#"+strconv.Itoa(int(portB))
@@ -112,8 +146,8 @@ var ndpiReaderLine = regexp.MustCompile(`^\t\d+\t(\S+) (\[[^\]]*\]|[0-9.]+):(\d+
 // parseNDPIReader reads ndpiReader's CSV (-C) and its -v 2 lines. Both come
 // from printFlow, one CSV row and one line per flow in the same order: the
 // CSV gives the L4 protocol number, the endpoints and ndpi_proto, the line
-// the VLAN, confidence, category and packet counts. The two are checked
-// against each other.
+// the VLAN, confidence, category, packet counts, server name and
+// fingerprints. The two are checked against each other.
 func parseNDPIReader(csvText, stdout []byte) ([]l7Flow, error) {
 	r := csv.NewReader(bytes.NewReader(csvText))
 	r.FieldsPerRecord = -1
@@ -148,6 +182,11 @@ func parseNDPIReader(csvText, stdout []byte) ([]l7Flow, error) {
 		if m == nil {
 			return nil, fmt.Errorf("flow line not understood: %q", text)
 		}
+		// The fields printFlow adds when they are set: the flow's
+		// host_server_name, and the fingerprints.
+		m = append(m, bracketed(text, "Hostname/SNI", true),
+			firstOf(bracketed(text, "JA3C", false), bracketed(text, "HASSH-C", false), bracketed(text, "DHCP Fingerprint", false)),
+			firstOf(bracketed(text, "JA3S", false), bracketed(text, "HASSH-S", false)))
 		lines = append(lines, m)
 	}
 	if err := sc.Err(); err != nil {
@@ -198,7 +237,8 @@ func parseNDPIReader(csvText, stdout []byte) ([]l7Flow, error) {
 		if cat == "" {
 			cat = "Unspecified"
 		}
-		f := l7Flow{proto: uint8(proto), vlan: uint16(vlan), packets: p1 + p2, name: name, cat: cat, conf: conf}
+		f := l7Flow{proto: uint8(proto), vlan: uint16(vlan), packets: p1 + p2, name: name, cat: cat, conf: conf,
+			sni: m[12], client: m[13], server: m[14]}
 		f.a, f.b = endpoints(src, uint16(sp), dst, uint16(dp))
 		flows[i] = f
 	}
@@ -224,6 +264,7 @@ func ourL7Flows(t *testing.T, path string) []l7Flow {
 		f := l7Flow{
 			proto: r.Protocol, vlan: r.VlanID, packets: r.Bidirectional.Packets,
 			name: r.L7.Application, cat: r.L7.Category, conf: strconv.Itoa(int(r.L7.Confidence)),
+			sni: r.L7.RequestedServerName, client: r.L7.ClientFingerprint, server: r.L7.ServerFingerprint,
 			id: r.ID, first: r.Bidirectional.FirstSeenMS, last: r.Bidirectional.LastSeenMS,
 			tuple: fmt.Sprintf("%s %s:%d <-> %s:%d", proto, src, r.SrcPort, dst, r.DstPort),
 		}
@@ -306,11 +347,13 @@ func ndpiReaderVersion(bin string) string {
 // (NFStream's rules: 20 dissections, one meter) and the flows ndpiReader
 // finds (ndpiReaderArgs) are matched by L4 protocol, VLAN and the two
 // endpoints (ip:port, either order), and on every flow matched one to one
-// our application_name must equal its ndpi_proto, and our category and
-// confidence the ones it prints, on at least 98% of the flows. Every
-// remaining disagreement must be listed, with its cause, in
-// testdata/l7-disagreements.tsv, no row there may say "our bug", and every
-// row must still disagree.
+// our application_name must equal its ndpi_proto on at least 98% of the
+// flows. The judge also compares what it prints of the category and
+// confidence, the server name and the JA3/JA3S, HASSH and DHCP
+// fingerprints, which come from the same nDPI flow state as our other
+// columns, so our collect is checked too. Every flow on which any of these
+// differs must be listed, with its cause, in testdata/l7-disagreements.tsv,
+// no row there may say "our bug", and every row must still disagree.
 //
 // Flows that cannot be matched one to one are counted apart and reported:
 // ndpiReader reading a file has no timeouts (it expires idle flows only in
@@ -377,7 +420,7 @@ func TestConformanceNDPIReader(t *testing.T) {
 	cfg := l7Defaults(nil, 20)
 	idle, active := cfg.Meter.IdleTimeout, cfg.Meter.ActiveTimeout
 	var ourFlows, matched, samePackets, theirUnmatched int
-	agree := make([]int, 3)
+	agree := make([]int, 6)
 	var split, absent, other int
 	var absentIn, otherIn []string
 	seen := map[string]bool{}
@@ -438,12 +481,12 @@ func TestConformanceNDPIReader(t *testing.T) {
 			} else {
 				t.Logf("%s flow id %d %s: %d packets, ndpiReader saw %d", c.Name, o.id, o.tuple, o.packets, n.packets)
 			}
-			for x, eq := range []bool{o.name == n.name, o.cat == n.cat, o.conf == n.conf} {
+			for x, eq := range []bool{o.name == n.name, o.cat == n.cat, o.conf == n.conf, o.sni == n.sni, o.client == n.client, o.server == n.server} {
 				if eq {
 					agree[x]++
 				}
 			}
-			if o.labels() == n.labels() {
+			if o.describe() == n.describe() {
 				continue
 			}
 			flow := fmt.Sprintf("id %d %s", o.id, o.tuple)
@@ -453,11 +496,11 @@ func TestConformanceNDPIReader(t *testing.T) {
 			switch {
 			case !ok:
 				t.Errorf("%s flow %s: ours %s, ndpiReader %s (NFStream %s; %d packets, ndpiReader saw %d): not in testdata/%s; find the cause and add\n%s\t%s\t%s\t%s\t%s\tCAUSE",
-					c.Name, flow, o.labels(), n.labels(), nfstream[o.id], o.packets, n.packets, disagreementsFile,
-					c.Name, flow, o.labels(), nfstream[o.id], n.labels())
-			case d.ours != o.labels() || d.ndpiReader != n.labels() || d.nfstream != nfstream[o.id]:
+					c.Name, flow, o.describe(), n.describe(), nfstream[o.id], o.packets, n.packets, disagreementsFile,
+					c.Name, flow, o.describe(), nfstream[o.id], n.describe())
+			case d.ours != o.describe() || d.ndpiReader != n.describe() || d.nfstream != nfstream[o.id]:
 				t.Errorf("%s flow %s: ours %s, NFStream %s, ndpiReader %s, but testdata/%s says %s, %s, %s",
-					c.Name, flow, o.labels(), nfstream[o.id], n.labels(), disagreementsFile, d.ours, d.nfstream, d.ndpiReader)
+					c.Name, flow, o.describe(), nfstream[o.id], n.describe(), disagreementsFile, d.ours, d.nfstream, d.ndpiReader)
 			}
 		}
 	}
@@ -470,7 +513,8 @@ func TestConformanceNDPIReader(t *testing.T) {
 		t.Fatal("no flow matched ndpiReader's")
 	}
 	pct := func(n int) float64 { return 100 * float64(n) / float64(matched) }
-	for x, col := range []string{"application_name", "application_category_name", "application_confidence"} {
+	for x, col := range []string{"application_name", "application_category_name", "application_confidence",
+		"requested_server_name", "client_fingerprint", "server_fingerprint"} {
 		fmt.Printf("conformance L7 ndpiReader %s: %d of %d matched flows (%.1f%%)\n", col, agree[x], matched, pct(agree[x]))
 	}
 	fmt.Printf("conformance L7 ndpiReader unmatched: %d of our %d flows (%d split by NFStream's timeouts, %d absent from ndpiReader, %d other), %d of ndpiReader's flows\n",
