@@ -2,10 +2,12 @@ package output
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -86,7 +88,7 @@ type ParquetSink struct {
 
 // parquetBatch is how many rows are gathered before they go to the column
 // writers.
-const parquetBatch = 256
+const parquetBatch = 64
 
 // NewParquet returns a sink writing a Parquet file to w; name names the
 // destination in errors. w is not closed. cfg must be valid (Validate).
@@ -207,49 +209,54 @@ func (p *ParquetSink) Write(r *features.Record) error {
 	for i := range p.cols {
 		c := &p.cols[i]
 		v := p.vals[i]
+		n := len(v)
 		switch c.Kind {
 		case features.KindUint:
 			x := c.Uint(r)
 			switch c.Bits {
 			case 8, 16, 32:
-				v = append(v, parquet.Int32Value(int32(uint32(x))).Level(0, 0, i))
+				v = append(v, parquet.Int32Value(int32(uint32(x))))
 			default:
-				v = append(v, parquet.Int64Value(int64(x)).Level(0, 0, i))
+				v = append(v, parquet.Int64Value(int64(x)))
 			}
 		case features.KindInt:
 			x := c.Int(r)
 			if intBits(c.Bits) == 64 {
-				v = append(v, parquet.Int64Value(x).Level(0, 0, i))
+				v = append(v, parquet.Int64Value(x))
 			} else {
-				v = append(v, parquet.Int32Value(int32(x)).Level(0, 0, i))
+				v = append(v, parquet.Int32Value(int32(x)))
 			}
 		case features.KindFloat:
-			v = append(v, parquet.DoubleValue(c.Float(r)).Level(0, 0, i))
+			v = append(v, parquet.DoubleValue(c.Float(r)))
 		case features.KindString:
 			// Earlier values of the batch keep pointing into the old
 			// array if append moves the arena; they stay valid.
 			start := len(p.arena)
 			p.arena = c.String(r, p.arena)
-			v = append(v, parquet.ByteArrayValue(p.arena[start:len(p.arena):len(p.arena)]).Level(0, 0, i))
+			v = append(v, parquet.ByteArrayValue(p.arena[start:len(p.arena):len(p.arena)]))
 		case features.KindList:
-			n := c.ListLen(r)
-			if n == 0 {
-				v = append(v, parquet.Value{}.Level(0, 0, i)) // empty list
-				break
+			// One value per element, at definition level 1; the first
+			// of a row at repetition level 0, the others at 1. An empty
+			// list is a single null at definition level 0.
+			k, wide := c.ListLen(r), intBits(c.Bits) == 64
+			if k == 0 {
+				v = append(v, parquet.Value{})
 			}
-			wide := intBits(c.Bits) == 64
-			for k := 0; k < n; k++ {
-				rep := 1
-				if k == 0 {
-					rep = 0
-				}
-				x := c.List(r, k)
+			for e := 0; e < k; e++ {
+				x := c.List(r, e)
 				if wide {
-					v = append(v, parquet.Int64Value(x).Level(rep, 1, i))
+					v = append(v, parquet.Int64Value(x))
 				} else {
-					v = append(v, parquet.Int32Value(int32(x)).Level(rep, 1, i))
+					v = append(v, parquet.Int32Value(int32(x)))
+				}
+				v[len(v)-1].SetDefinitionLevel(1)
+				if e > 0 {
+					v[len(v)-1].SetRepetitionLevel(1)
 				}
 			}
+		}
+		for j := n; j < len(v); j++ {
+			v[j].SetColumnIndex(i)
 		}
 		p.vals[i] = v
 	}
@@ -285,7 +292,13 @@ func (p *ParquetSink) flushBatch() error {
 	return nil
 }
 
+// fail records a write error. A system error (a full disk) is reported
+// as it is, without parquet-go's account of where it was in the file.
 func (p *ParquetSink) fail(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		err = errno
+	}
 	p.err = fmt.Errorf("write %q: %w", p.name, bareError(err))
 	return p.err
 }

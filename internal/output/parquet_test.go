@@ -298,8 +298,8 @@ func (w *countingWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); re
 // then forgotten (only its footer entry, a few hundred bytes per column,
 // stays).
 func TestParquetMemoryBounded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short")
+	if testing.Short() || raceEnabled {
+		t.Skip("-short or -race: a heap measurement over 500k rows")
 	}
 	recs := sampleRecords(t)
 	cols := fullSchema.Columns()
