@@ -269,6 +269,23 @@ func (s *Rotating) Rotate() error {
 	return s.closeCurrent()
 }
 
+// CloseElapsed closes the current file if the clock (RotateConfig.Now) has
+// left its interval, so that on a quiet link a file is complete soon
+// after its interval ends rather than when the next flow expires. Live
+// capture calls it from a ticker; without Now or Interval it does nothing.
+func (s *Rotating) CloseElapsed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil || s.cfg.Now == nil || s.intervalMS == 0 {
+		return nil
+	}
+	now := uint64(s.cfg.Now().UnixMilli())
+	if now-now%s.intervalMS == s.curStart {
+		return nil
+	}
+	return s.closeCurrent()
+}
+
 // Close closes the current file and returns the first error of the run.
 func (s *Rotating) Close() error {
 	s.mu.Lock()

@@ -204,6 +204,17 @@ func TestRotatingWallClock(t *testing.T) {
 	s.Write(rec(0, 1)) // packet times are ignored
 	now = now.Add(time.Minute)
 	s.Write(rec(1, 1))
+	// A quiet link: the file of 12:01 is closed once the clock has left
+	// its minute, without waiting for another flow.
+	s.CloseElapsed()
+	if f.files[1].closed {
+		t.Error("CloseElapsed closed the file of the current interval")
+	}
+	now = now.Add(time.Minute)
+	s.CloseElapsed()
+	if !f.files[1].closed {
+		t.Error("CloseElapsed left the file of a past interval open")
+	}
 	s.Close()
 	if len(f.files) != 2 || f.files[0].name != "f-00.csv" || f.files[1].name != "f-01.csv" {
 		t.Errorf("files %v", s.Files())
