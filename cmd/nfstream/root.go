@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -14,7 +12,6 @@ import (
 	"github.com/nfstream-go/nfstream/internal/decode"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/meter"
-	"github.com/nfstream-go/nfstream/internal/output"
 	"github.com/nfstream-go/nfstream/internal/pipeline"
 )
 
@@ -43,8 +40,7 @@ type options struct {
 	splt           int
 	maxFlows       int64
 	count          int64
-	outPath        string
-	format         string
+	out            outputOptions
 	quiet          bool
 
 	accounting features.AccountingMode // parsed from accountingMode
@@ -61,8 +57,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.splt, "splt", 0, "add early-flow sequences of `N` packets (0-65535; 0 disables)")
 	fs.Int64Var(&o.maxFlows, "max-flows", 0, "stop after `N` flows (0: no limit)")
 	fs.Int64VarP(&o.count, "count", "c", 0, "stop after reading `N` packets (0: no limit)")
-	fs.StringVarP(&o.outPath, "output", "o", "-", "write flows to `PATH` (format from the extension: .csv, .jsonl); - for standard output")
-	fs.StringVar(&o.format, "format", "", "output format: csv or jsonl (default: from the -o extension, else csv)")
+	o.out.addFlags(fs)
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors on standard error")
 }
 
@@ -116,37 +111,7 @@ func (o *options) validate(args []string) error {
 	if o.count < 0 {
 		return usagef("-c %d: must be 0 or more", o.count)
 	}
-	if _, err := o.outputFormat(); err != nil {
-		return err
-	}
-	return nil
-}
-
-// outputFormat decides the format from --format or the -o extension.
-func (o *options) outputFormat() (string, error) {
-	if o.format != "" {
-		switch f := strings.ToLower(o.format); f {
-		case "csv", "jsonl":
-			return f, nil
-		case "parquet":
-			return "", usagef("--format parquet: Parquet output is not available yet")
-		default:
-			return "", usagef("--format %q: must be csv or jsonl", o.format)
-		}
-	}
-	if o.outPath == "-" {
-		return "csv", nil
-	}
-	switch ext := strings.ToLower(filepath.Ext(o.outPath)); ext {
-	case ".csv":
-		return "csv", nil
-	case ".jsonl", ".json", ".ndjson":
-		return "jsonl", nil
-	case ".parquet", ".gz", ".zst":
-		return "", usagef("-o %q: %s output is not available yet", o.outPath, ext)
-	default:
-		return "", usagef("-o %q: cannot tell the format from the extension %q; use .csv or .jsonl, or --format", o.outPath, ext)
-	}
+	return o.out.validate(o.schema().Columns())
 }
 
 func (o *options) pipelineConfig() pipeline.Config {
@@ -181,6 +146,7 @@ bidirectional flow, with the columns and values of NFStream.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.out.changed = cmd.Flags().Changed
 			if err := o.validate(args); err != nil {
 				return err
 			}
@@ -203,26 +169,16 @@ func run(cmd *cobra.Command, o *options) error {
 			return fmt.Errorf("open %q: %w", f, unwrapPathError(err))
 		}
 	}
-	format, _ := o.outputFormat()
-	var w io.Writer = cmd.OutOrStdout()
-	name := "standard output"
-	if o.outPath != "-" {
-		f, err := os.Create(o.outPath)
-		if err != nil {
-			return fmt.Errorf("create output %q: %w", o.outPath, unwrapPathError(err))
-		}
-		w, name = f, o.outPath
+	out, err := o.openOutput(cmd.OutOrStdout())
+	if err != nil {
+		return err
 	}
-	var sink output.Sink
-	if format == "jsonl" {
-		sink = output.NewJSONL(w, name)
-	} else {
-		sink = output.NewCSV(w, name)
-	}
-	st, err := pipeline.Run(cmd.Context(), o.pipelineConfig(), sink, o.schema().Columns())
-	if !o.quiet && o.outPath != "-" {
+	st, err := pipeline.Run(cmd.Context(), o.pipelineConfig(), out.sink, o.schema().Columns())
+	out.done()
+	// After a write error the output is not there: say nothing of it.
+	if !o.quiet && !o.out.toStdout() && !out.failed() {
 		fmt.Fprintf(cmd.ErrOrStderr(), "nfstream: %s flows from %s packets (%s ignored) written to %s\n",
-			strconv.FormatUint(st.Flows, 10), strconv.FormatUint(st.Packets, 10), strconv.FormatUint(st.Ignored, 10), name)
+			strconv.FormatUint(st.Flows, 10), strconv.FormatUint(st.Packets, 10), strconv.FormatUint(st.Ignored, 10), out.describe())
 	}
 	return err
 }

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/nfstream-go/nfstream/internal/anonymize"
+	"github.com/nfstream-go/nfstream/internal/dpi"
+	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/output"
+)
+
+// outputOptions are the flags that say where and how flows are written.
+type outputOptions struct {
+	path         string
+	format       string
+	compression  string
+	rowGroupRows int
+	rotate       time.Duration
+	rotateFlows  int64
+	anonymize    []string
+	anonymizeKey string
+
+	// wallClock makes rotation follow the wall clock rather than packet
+	// time: set it for live capture.
+	wallClock bool
+
+	changed func(name string) bool // whether a flag was given
+	file    output.FileConfig      // decided by validate
+}
+
+func (o *outputOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.path, "output", "o", "-", "write flows to `PATH`: format from the extension (.csv, .jsonl, .parquet; .csv.gz, .jsonl.gz, .csv.zst, .jsonl.zst compressed); - for standard output (CSV or JSONL); with --rotate or --rotate-flows a name template (%Y %m %d %H %M %S of the interval start in UTC, %i file number)")
+	fs.StringVar(&o.format, "format", "", "output format: csv, jsonl or parquet (default: from the -o extension, else csv)")
+	fs.StringVar(&o.compression, "compression", "zstd", "Parquet page compression: "+strings.Join(output.Codecs, ", "))
+	fs.IntVar(&o.rowGroupRows, "row-group-rows", output.DefaultRowGroupRows, "rows per Parquet row group (bounds memory)")
+	fs.DurationVar(&o.rotate, "rotate", 0, "start a new output file every `INTERVAL` (e.g. 5m), aligned to the clock (packet time for files); a flow goes to the file of the interval in which it expires")
+	fs.Int64Var(&o.rotateFlows, "rotate-flows", 0, "start a new output file after `N` flows")
+	fs.StringSliceVar(&o.anonymize, "anonymize", nil, "replace the values of these `COLUMNS` (comma-separated) by their keyed BLAKE2b-512 hex digest")
+	fs.StringVar(&o.anonymizeKey, "anonymize-key", "", "read the 64-byte anonymization key from `FILE` (raw, or 128 hex digits) so digests are stable across runs; default: a random key per run")
+}
+
+func (o *outputOptions) toStdout() bool { return o.path == "-" }
+
+func (o *outputOptions) rotating() bool { return o.rotate > 0 || o.rotateFlows > 0 }
+
+// validate checks the output flags against the columns the run will have;
+// it does no work.
+func (o *outputOptions) validate(cols []features.Column) error {
+	var fc output.FileConfig
+	fromPath, comp, known := output.FormatCSV, output.NoCompression, false
+	if !o.toStdout() {
+		var err error
+		fromPath, comp, known, err = output.FormatFromPath(o.path)
+		if err != nil {
+			return usagef("-o %v", err)
+		}
+	}
+	switch {
+	case o.format != "":
+		f, err := output.ParseFormat(o.format)
+		if err != nil {
+			return usagef("--format %q: must be csv, jsonl or parquet", o.format)
+		}
+		if f == output.FormatParquet && comp != output.NoCompression {
+			return usagef("-o %q with --format parquet: Parquet compresses its pages itself (--compression); drop the .gz or .zst", o.path)
+		}
+		fc.Format = f
+	case o.toStdout():
+		fc.Format = output.FormatCSV
+	case known:
+		fc.Format = fromPath
+	default:
+		_, ext := filepath.Base(o.path), filepath.Ext(o.path)
+		return usagef("-o %q: cannot tell the format from the extension %q; use .csv, .jsonl or .parquet (optionally .gz or .zst for text), or --format", o.path, ext)
+	}
+	fc.Text = comp
+	if fc.Format == output.FormatParquet {
+		if o.toStdout() {
+			return usagef("-o -: Parquet cannot be written to standard output (its footer is written last and readers seek to it); give a file name with -o")
+		}
+		fc.Parquet = output.ParquetConfig{Compression: strings.ToLower(o.compression), RowGroupRows: o.rowGroupRows}
+		if err := fc.Parquet.Validate(); err != nil {
+			return usagef("--compression %q: must be one of %s", o.compression, strings.Join(output.Codecs, ", "))
+		}
+		if o.rowGroupRows < 1 {
+			return usagef("--row-group-rows %d: must be at least 1", o.rowGroupRows)
+		}
+	} else {
+		for _, flag := range []string{"compression", "row-group-rows"} {
+			if o.changed(flag) {
+				return usagef("--%s applies to Parquet output only (text output is compressed by the -o extension: .gz or .zst)", flag)
+			}
+		}
+	}
+	if o.rotate < 0 || o.rotate > 0 && o.rotate < time.Second {
+		return usagef("--rotate %v: must be at least 1s (or 0 for no rotation)", o.rotate)
+	}
+	if o.rotateFlows < 0 {
+		return usagef("--rotate-flows %d: must be 0 or more", o.rotateFlows)
+	}
+	if o.rotating() {
+		if o.toStdout() {
+			return usagef("--rotate and --rotate-flows need a file name template with -o, not standard output")
+		}
+		if err := output.CheckTemplate(o.path); err != nil {
+			return usagef("-o: %v", err)
+		}
+	}
+	for _, name := range o.anonymize {
+		found := false
+		for i := range cols {
+			if cols[i].Name == name {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return usagef("--anonymize %q: no such column in this output", name)
+		}
+	}
+	if o.anonymizeKey != "" && len(o.anonymize) == 0 {
+		return usagef("--anonymize-key needs --anonymize with the columns to hash")
+	}
+	o.file = fc
+	return nil
+}
+
+// opened is the sink of a run and what run says about it afterwards.
+type opened struct {
+	sink   output.Sink
+	watch  *watched
+	rot    *output.Rotating // when rotating
+	name   string           // for messages
+	closed chan struct{}    // closed when the run is over, stops the SIGHUP handler
+}
+
+// describe tells where the flows went.
+func (s *opened) describe() string {
+	if s.rot == nil {
+		return s.name
+	}
+	files := s.rot.Files()
+	switch len(files) {
+	case 0:
+		return "no file (no flows)"
+	case 1:
+		return files[0]
+	}
+	return fmt.Sprintf("%d files (%s ... %s)", len(files), files[0], files[len(files)-1])
+}
+
+// failed reports whether writing the output failed.
+func (s *opened) failed() bool { return s.watch.err != nil }
+
+// watched remembers the first error of the sink it wraps.
+type watched struct {
+	output.Sink
+	err error
+}
+
+func (w *watched) note(err error) error {
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return err
+}
+
+func (w *watched) Begin(cols []features.Column) error { return w.note(w.Sink.Begin(cols)) }
+func (w *watched) Write(r *features.Record) error     { return w.note(w.Sink.Write(r)) }
+func (w *watched) Close() error                       { return w.note(w.Sink.Close()) }
+
+// done stops the SIGHUP handler (and the live rotation ticker).
+func (s *opened) done() {
+	if s.closed != nil {
+		close(s.closed)
+	}
+}
+
+// openOutput creates the output. A single file is created at once (under its
+// temporary name), so an unwritable destination fails before any packet
+// is read; rotated files are created as flows arrive.
+func (o *options) openOutput(stdout io.Writer) (*opened, error) {
+	out := &o.out
+	var key []byte
+	if len(out.anonymize) > 0 {
+		var err error
+		if out.anonymizeKey != "" {
+			key, err = anonymize.LoadKey(out.anonymizeKey)
+		} else {
+			key, err = anonymize.NewKey()
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	fc := out.file
+	fc.Parquet.Metadata = o.parquetMetadata()
+	fc.Parquet.Application, fc.Parquet.Version = "nfstream", version
+	s := &opened{name: out.path}
+	switch {
+	case out.toStdout():
+		s.name = "standard output"
+		if fc.Format == output.FormatJSONL {
+			s.sink = output.NewJSONL(stdout, s.name)
+		} else {
+			s.sink = output.NewCSV(stdout, s.name)
+		}
+	case out.rotating():
+		if err := checkDir(out.path); err != nil {
+			return nil, err
+		}
+		rc := output.RotateConfig{
+			Template: out.path,
+			Interval: out.rotate,
+			Flows:    uint64(out.rotateFlows),
+			Create:   fc.Create,
+		}
+		if out.wallClock {
+			rc.Now = time.Now
+		}
+		s.rot = output.NewRotating(rc)
+		s.sink = s.rot
+		s.closed = make(chan struct{})
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		go func() {
+			defer signal.Stop(hup)
+			// Live, a file is closed when its interval has passed on the
+			// wall clock, even if no flow expires after it.
+			var tick <-chan time.Time
+			if out.wallClock && out.rotate > 0 {
+				t := time.NewTicker(min(out.rotate, time.Second))
+				defer t.Stop()
+				tick = t.C
+			}
+			for {
+				// Errors are kept by the sink and stop the run at the
+				// next flow, or at the end.
+				select {
+				case <-hup:
+					s.rot.Rotate()
+				case <-tick:
+					s.rot.CloseElapsed()
+				case <-s.closed:
+					return
+				}
+			}
+		}()
+	default:
+		sink, err := fc.Create(out.path)
+		if err != nil {
+			return nil, err
+		}
+		s.sink = sink
+	}
+	s.watch = &watched{Sink: s.sink}
+	s.sink = s.watch
+	if len(out.anonymize) > 0 {
+		s.sink = anonymize.Wrap(s.sink, out.anonymize, key)
+	}
+	return s, nil
+}
+
+// checkDir makes sure the folder of a rotated output exists when its name
+// has no fields (folders named by fields are created as needed).
+func checkDir(template string) error {
+	dir := filepath.Dir(template)
+	if strings.Contains(dir, "%") {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("output folder %q: %w", dir, unwrapPathError(err))
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("output folder %q: not a folder", dir)
+	}
+	return nil
+}
+
+// parquetMetadata is what a Parquet file says about the run that wrote it:
+// the versions and the flags that shape values.
+func (o *options) parquetMetadata() []output.KeyValue {
+	sources, _ := json.Marshal(o.read)
+	kv := []output.KeyValue{
+		{Key: "nfstream.version", Value: version},
+		{Key: "nfstream.ndpi_version", Value: dpi.Version()},
+		{Key: "nfstream.source", Value: string(sources)},
+		{Key: "nfstream.accounting_mode", Value: strconv.Itoa(int(o.accounting))},
+		{Key: "nfstream.idle_timeout", Value: strconv.FormatInt(o.idleTimeout, 10)},
+		{Key: "nfstream.active_timeout", Value: strconv.FormatInt(o.activeTimeout, 10)},
+		{Key: "nfstream.n_dissections", Value: strconv.Itoa(o.nDissections)},
+		{Key: "nfstream.statistical_analysis", Value: strconv.FormatBool(o.stats)},
+		{Key: "nfstream.splt_analysis", Value: strconv.Itoa(o.splt)},
+		{Key: "nfstream.decode_tunnels", Value: strconv.FormatBool(o.decodeTunnels)},
+	}
+	if len(o.out.anonymize) > 0 {
+		kv = append(kv, output.KeyValue{Key: "nfstream.anonymized_columns", Value: strings.Join(o.out.anonymize, ",")})
+	}
+	return kv
+}
