@@ -81,7 +81,7 @@ func (o *outputOptions) validate(cols []features.Column) error {
 	case known:
 		fc.Format = fromPath
 	default:
-		_, ext := filepath.Base(o.path), filepath.Ext(o.path)
+		ext := filepath.Ext(o.path)
 		return usagef("-o %q: cannot tell the format from the extension %q; use .csv, .jsonl or .parquet (optionally .gz or .zst for text), or --format", o.path, ext)
 	}
 	fc.Text = comp
