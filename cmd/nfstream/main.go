@@ -23,6 +23,12 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal ends the capture gracefully; restoring the default
+	// handling then lets a second signal abort at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := newRootCommand().ExecuteContext(ctx)
 	stop()
 	os.Exit(exitCode(err))

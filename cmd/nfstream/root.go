@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
+	"github.com/nfstream-go/nfstream/internal/dpi"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/meter"
 	"github.com/nfstream-go/nfstream/internal/pipeline"
@@ -41,6 +42,7 @@ type options struct {
 	maxFlows       int64
 	count          int64
 	out            outputOptions
+	in             captureOptions
 	quiet          bool
 
 	accounting features.AccountingMode // parsed from accountingMode
@@ -57,6 +59,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.splt, "splt", 0, "add early-flow sequences of `N` packets (0-65535; 0 disables)")
 	fs.Int64Var(&o.maxFlows, "max-flows", 0, "stop after `N` flows (0: no limit)")
 	fs.Int64VarP(&o.count, "count", "c", 0, "stop after reading `N` packets (0: no limit)")
+	o.in.addFlags(fs)
 	o.out.addFlags(fs)
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors on standard error")
 }
@@ -73,11 +76,8 @@ const maxTimeoutSeconds = (1<<64 - 1) / 1000
 
 // validate checks every option, naming the bad one; it does no work.
 func (o *options) validate(args []string) error {
-	if len(args) > 0 {
-		return usagef("unexpected arguments %q: BPF filters are not supported yet", strings.Join(args, " "))
-	}
-	if len(o.read) == 0 {
-		return usagef("no input: give a capture file with -r FILE")
+	if err := o.in.validate(o.read, args); err != nil {
+		return err
 	}
 	stdin := 0
 	for _, f := range o.read {
@@ -126,6 +126,8 @@ func (o *options) pipelineConfig() pipeline.Config {
 		},
 		MaxFlows:   uint64(o.maxFlows),
 		MaxPackets: uint64(o.count),
+		Meters:     o.in.meterCount(),
+		Open:       o.in.openFile,
 	}
 }
 
@@ -136,11 +138,13 @@ func (o *options) schema() features.Schema {
 func newRootCommand() *cobra.Command {
 	var o options
 	cmd := &cobra.Command{
-		Use:   "nfstream -r FILE [flags]",
+		Use:   "nfstream (-r FILE | -i IFACE) [flags] [BPF filter]",
 		Short: "Turn packets into bidirectional flow records with NFStream's features",
 		Long: `nfstream reads pcap or pcapng captures and writes one record per
 bidirectional flow, with the columns and values of NFStream.`,
 		Example: `  nfstream -r capture.pcap -o flows.csv --stats --splt 10
+  nfstream -i eth0 --splt 10 -o flows.parquet --rotate 5m
+  nfstream -i eth0 -o - tcp port 443
   tcpdump -w - -i eth0 | nfstream -r - > flows.csv`,
 		Version:       version,
 		SilenceUsage:  true,
@@ -153,14 +157,26 @@ bidirectional flow, with the columns and values of NFStream.`,
 			return run(cmd, &o)
 		},
 	}
+	cmd.SetVersionTemplate("nfstream {{.Version}}\n" + ndpiVersionLine())
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	cmd.Flags().SortFlags = false
 	o.addFlags(cmd.Flags())
 	return cmd
 }
 
+// ndpiVersionLine names the nDPI library nfstream runs with.
+func ndpiVersionLine() string {
+	if v := dpi.Version(); v != "" {
+		return "nDPI " + v + "\n"
+	}
+	return "nDPI: unavailable (built without cgo)\n"
+}
+
 // run opens the output and runs the pipeline.
 func run(cmd *cobra.Command, o *options) error {
+	if o.in.iface != "" {
+		return runLive(cmd, o)
+	}
 	for _, f := range o.read {
 		if f == "-" {
 			continue

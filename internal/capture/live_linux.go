@@ -77,6 +77,7 @@ var liveFanoutGroups atomic.Uint32
 // called from any goroutine, also while Next waits.
 type Live struct {
 	iface     string
+	loopback  bool // the loopback device: drop outgoing copies
 	ifindex   int
 	link      LinkType
 	snaplen   uint32
@@ -199,7 +200,7 @@ func newLive(cfg LiveConfig, ifi *net.Interface) (*Live, error) {
 		return fmt.Errorf("capture on %q: %s: %w", cfg.Interface, op, err)
 	}
 
-	if l.link, err = linkTypeOf(fd, cfg.Interface); err != nil {
+	if l.link, l.loopback, err = linkTypeOf(fd, cfg.Interface); err != nil {
 		return nil, err
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
@@ -300,27 +301,51 @@ func ringGeometry(snaplen, bufferKiB, pageSize int, timeout time.Duration) unix.
 
 // linkTypeOf maps the interface's hardware type to the link type of the
 // frames a SOCK_RAW packet socket delivers on it.
-func linkTypeOf(fd int, iface string) (LinkType, error) {
+func linkTypeOf(fd int, iface string) (link LinkType, loopback bool, err error) {
 	ifr, err := unix.NewIfreq(iface)
 	if err != nil {
-		return 0, noInterface(iface, err)
+		return 0, false, noInterface(iface, err)
 	}
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
 		if errors.Is(err, unix.ENODEV) {
-			return 0, noInterface(iface, err)
+			return 0, false, noInterface(iface, err)
 		}
-		return 0, fmt.Errorf("capture on %q: hardware type: %w", iface, err)
+		return 0, false, fmt.Errorf("capture on %q: hardware type: %w", iface, err)
 	}
 	switch hw := ifr.Uint16(); hw {
-	case unix.ARPHRD_ETHER, unix.ARPHRD_LOOPBACK:
+	case unix.ARPHRD_ETHER:
+		return LinkEthernet, false, nil
+	case unix.ARPHRD_LOOPBACK:
 		// The loopback device has Ethernet headers (zero addresses).
-		return LinkEthernet, nil
+		return LinkEthernet, true, nil
 	case unix.ARPHRD_NONE, unix.ARPHRD_RAWIP, unix.ARPHRD_PPP, unix.ARPHRD_TUNNEL, unix.ARPHRD_TUNNEL6:
 		// No link header: frames start with the IP header.
-		return LinkRaw, nil
+		return LinkRaw, false, nil
 	default:
-		return 0, fmt.Errorf("capture on %q: hardware type %d (ARPHRD_) is not supported", iface, hw)
+		return 0, false, fmt.Errorf("capture on %q: hardware type %d (ARPHRD_) is not supported", iface, hw)
 	}
+}
+
+// outgoingOnLoopback reports whether the next frame of the block is the
+// outgoing copy of a loopback packet. The loopback device shows every
+// packet twice, leaving and arriving; libpcap drops the outgoing copy
+// (linux_check_direction), and so do we, so each packet counts once as it
+// does in NFStream.
+func (l *Live) outgoingOnLoopback() bool {
+	if !l.loopback {
+		return false
+	}
+	base := l.blk*l.blockSize + l.pktOff
+	const pkttype = 10 // offset of sll_pkttype in struct sockaddr_ll
+	sll := base + tpacket3HdrLen - unix.SizeofSockaddrLinklayer
+	return l.ring[sll+pkttype] == unix.PACKET_OUTGOING
+}
+
+// skip passes over the next frame of the block.
+func (l *Live) skip() {
+	h := (*unix.Tpacket3Hdr)(unsafe.Pointer(&l.ring[l.blk*l.blockSize+l.pktOff]))
+	l.pktOff += int(h.Next_offset)
+	l.left--
 }
 
 // joinFanout puts every socket in one new fanout group. The kernel picks
@@ -423,6 +448,10 @@ func (l *Live) Next(p *Packet) error {
 			return io.EOF
 		}
 		if l.left > 0 {
+			if l.outgoingOnLoopback() {
+				l.skip()
+				continue
+			}
 			l.fill(p)
 			return nil
 		}

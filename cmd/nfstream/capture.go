@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/nfstream-go/nfstream/internal/capture"
+	"github.com/nfstream-go/nfstream/internal/capture/bpf"
+)
+
+// captureOptions are the flags that say where packets come from: files or
+// an interface, the BPF filter, live capture settings and the number of
+// meters.
+type captureOptions struct {
+	iface     string
+	filter    string
+	snaplen   int
+	noPromisc bool
+	bufferKiB int
+	meters    int
+
+	expr string // the filter: -f, or the trailing arguments
+}
+
+func (o *captureOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.iface, "interface", "i", "", "capture live on `IFACE` (AF_PACKET TPACKET_V3 rings, one per meter, in one fanout group)")
+	fs.StringVarP(&o.filter, "filter", "f", "", "BPF filter `EXPR` (as tcpdump; also accepted as trailing arguments), for files and live capture")
+	fs.IntVarP(&o.snaplen, "snaplen", "s", 1536, "live capture: bytes kept of each packet")
+	fs.BoolVar(&o.noPromisc, "no-promisc", false, "live capture: do not put the interface in promiscuous mode")
+	fs.IntVarP(&o.bufferKiB, "buffer-size", "B", 2048, "live capture: ring size per meter, in `KiB`")
+	fs.IntVar(&o.meters, "meters", 0, "number of meters packets are sharded to (0: one per core, minus one for live capture); file output is the same for any number")
+}
+
+// validate checks the capture flags; reading files and a live interface
+// exclude each other.
+func (o *captureOptions) validate(files []string, args []string) error {
+	if o.filter != "" && len(args) > 0 {
+		return usagef("give the BPF filter either with -f or as trailing arguments, not both")
+	}
+	o.expr = o.filter
+	if len(args) > 0 {
+		o.expr = strings.Join(args, " ")
+	}
+	switch {
+	case o.iface != "" && len(files) > 0:
+		return usagef("-i and -r exclude each other: capture live or read files")
+	case o.iface == "" && len(files) == 0:
+		return usagef("no input: give a capture file with -r FILE or an interface with -i IFACE")
+	}
+	if o.meters < 0 || o.meters > 1024 {
+		return usagef("--meters %d: must be from 0 to 1024", o.meters)
+	}
+	if o.iface != "" {
+		if err := o.liveConfig().Validate(); err != nil {
+			return usagef("%v", err)
+		}
+	} else if o.expr != "" {
+		// Compile once for Ethernet to reject a bad expression before any
+		// work; each file compiles it again for its own link type.
+		if _, err := bpf.Compile(o.expr, capture.LinkEthernet, 262144); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	return nil
+}
+
+// meterCount resolves --meters 0: one per core, minus one for live capture
+// (the reader needs a core), at least one.
+func (o *captureOptions) meterCount() int {
+	if o.meters > 0 {
+		return o.meters
+	}
+	n := runtime.NumCPU()
+	if o.iface != "" {
+		n--
+	}
+	return max(n, 1)
+}
+
+func (o *captureOptions) liveConfig() capture.LiveConfig {
+	return capture.LiveConfig{
+		Interface: o.iface, Snaplen: o.snaplen, Promisc: !o.noPromisc, BufferKiB: o.bufferKiB,
+		Filter: o.expr, Compile: bpf.CompileLive, Rings: o.meterCount(),
+	}
+}
+
+// openFile opens a capture file with the filter, if any, applied.
+func (o *captureOptions) openFile(name string) (capture.Source, error) {
+	src, err := capture.Open(name)
+	if err != nil || o.expr == "" {
+		return src, err
+	}
+	f, err := capture.Filtered(src, name, o.expr, bpf.CompileFile)
+	if err != nil {
+		src.Close()
+		return nil, fmt.Errorf("%q: %w", name, err)
+	}
+	return f, nil
+}
