@@ -336,13 +336,15 @@ func TestRotateByInterval(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
-		// Each flow's last packet is its only one; idle expiry comes
-		// later, but last-seen times rise with the ids, so flow i belongs
-		// to the minute of start + 7i s.
+		// Each flow's only packet is at start + 7i s. It expires in the
+		// idle scan at the first packet at least 30 s later, the one at
+		// start + 7(i+5) s; the last five are expired by the end of the
+		// capture, at the last packet (start + 7*99 s). A flow belongs to
+		// the minute in which it expires.
 		want := map[string][]uint64{}
 		var names []string
 		for i := 0; i < 100; i++ {
-			m := start.Add(time.Duration(i) * 7 * time.Second).Truncate(time.Minute)
+			m := start.Add(time.Duration(min(i+5, 99)) * 7 * time.Second).Truncate(time.Minute)
 			name := "flows-" + m.Format("20060102-150405") + "." + ext
 			if want[name] == nil {
 				names = append(names, name)
@@ -386,7 +388,7 @@ func TestRotateTestdataCaptures(t *testing.T) {
 		}
 		wantHeader, wantRows := csvTableText(t, whole.stdout)
 		dir := t.TempDir()
-		r := runNFStream(t, nil, "-r", capPath, "-o", filepath.Join(dir, "f-%H%M%S-%i.csv.gz"), "--rotate", "30s")
+		r := runNFStream(t, nil, "-r", capPath, "-o", filepath.Join(dir, "f-%H%M%S-%i.csv.gz"), "--rotate", "1s")
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d: %s", name, r.code, r.stderr)
 		}
@@ -401,7 +403,7 @@ func TestRotateTestdataCaptures(t *testing.T) {
 			return na - nb
 		})
 		var rows [][]string
-		var watermark uint64
+		prevHMS := ""
 		for seq, f := range final {
 			m := nameRE.FindStringSubmatch(f)
 			if m == nil || m[4] != strconv.Itoa(seq) {
@@ -414,15 +416,22 @@ func TestRotateTestdataCaptures(t *testing.T) {
 			if len(fileRows) == 0 {
 				t.Errorf("%s: %s is empty", name, f)
 			}
+			// A flow expires at or after its last packet, and files
+			// follow each other in time: a file never holds a flow whose
+			// last packet is later than the file's interval.
 			lastSeen := slices.Index(header, "bidirectional_last_seen_ms")
+			hms := m[1] + m[2] + m[3]
 			for _, row := range fileRows {
 				ls, _ := strconv.ParseUint(row[lastSeen], 10, 64)
-				watermark = max(watermark, ls)
-				at := time.UnixMilli(int64(watermark)).UTC().Truncate(30 * time.Second)
-				if at.Format("150405") != m[1]+m[2]+m[3] {
-					t.Errorf("%s: flow %s (expiry %s) in %s", name, row[0], at.Format("15:04:05"), f)
+				at := time.UnixMilli(int64(ls)).UTC().Truncate(time.Second)
+				if at.Format("150405") > hms {
+					t.Errorf("%s: flow %s last seen at %s filed in the earlier %s", name, row[0], at.Format("15:04:05"), f)
 				}
 			}
+			if hms < prevHMS {
+				t.Errorf("%s: %s comes before the previous file's interval", name, f)
+			}
+			prevHMS = hms
 			rows = append(rows, fileRows...)
 		}
 		if !slices.EqualFunc(rows, wantRows, slices.Equal[[]string]) {

@@ -144,6 +144,10 @@ type Record struct {
 	// Order places the record in the output of a single meter; the merge
 	// of several meters sorts by it.
 	Order Order
+	// ExpiredMS is the meter's packet time (ms) when the flow expired; it
+	// never decreases along the output, so rotation can file the flow in
+	// the interval in which it expired.
+	ExpiredMS uint64
 
 	// SPLT sequences, each of the configured length, -1 where no packet.
 	SPLTDirection []int8

@@ -201,8 +201,10 @@ func (m *Meter) IdleCandidates(tick uint64, max int, dst []uint64) (cands []uint
 }
 
 // ExpireIdle expires, in creation order, the flows created at or before
-// index through, as the idle scan that follows packet event.
-func (m *Meter) ExpireIdle(event, through uint64) error {
+// index through, as the idle scan that follows packet event when the
+// capture's clock is at tick.
+func (m *Meter) ExpireIdle(event, tick, through uint64) error {
+	m.advance(tick)
 	for m.head != none && m.slot(m.head).created <= through {
 		m.seq = event
 		if err := m.expire(m.head, features.ExpiredIdle, features.PhaseScan); err != nil {
@@ -326,6 +328,7 @@ func (m *Meter) expire(i int32, reason int8, phase uint8) error {
 	s := m.slot(i)
 	s.rec.ExpirationID = reason
 	s.rec.Order = features.Order{Event: m.seq, Created: s.created, Phase: phase}
+	s.rec.ExpiredMS = m.tick
 	if m.dpi != nil {
 		m.dissectExpired(s)
 	}
@@ -393,6 +396,13 @@ func (m *Meter) idleScan() error {
 
 // Flush expires every remaining flow in creation order (end of capture).
 func (m *Meter) Flush() error {
+	return m.FlushAt(0)
+}
+
+// FlushAt is Flush with the meter's clock first advanced to tick (the
+// capture's last packet time, for a meter that is one of several).
+func (m *Meter) FlushAt(tick uint64) error {
+	m.advance(tick)
 	m.seq = 1<<64 - 1
 	for m.head != none {
 		if err := m.expire(m.head, features.ExpiredIdle, features.PhaseEnd); err != nil {

@@ -189,7 +189,9 @@ func (s *Rotating) Write(r *features.Record) error {
 	if s.cfg.Now != nil {
 		now = uint64(s.cfg.Now().UnixMilli())
 	} else {
-		s.watermark = max(s.watermark, r.Bidirectional.LastSeenMS)
+		// The meter's clock when the flow expired; it never decreases
+		// along the output (the max only guards hand-made records).
+		s.watermark = max(s.watermark, r.ExpiredMS)
 		now = s.watermark
 	}
 	start := now

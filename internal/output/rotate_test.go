@@ -101,9 +101,10 @@ func (f *memFiles) create(path string) (Sink, error) {
 	return s, nil
 }
 
-func rec(id, lastSeenMS uint64) *features.Record {
-	r := &features.Record{ID: id}
-	r.Bidirectional.LastSeenMS = lastSeenMS
+// rec is a record that expired at expiredMS (its last packet then too).
+func rec(id, expiredMS uint64) *features.Record {
+	r := &features.Record{ID: id, ExpiredMS: expiredMS}
+	r.Bidirectional.LastSeenMS = expiredMS
 	return r
 }
 

@@ -189,14 +189,14 @@ func (sm *shardedMeter) run(stop <-chan struct{}) {
 				select {
 				case through := <-sm.replies:
 					if through != none {
-						sm.m.ExpireIdle(b.event, through)
+						sm.m.ExpireIdle(b.event, b.tick, through)
 					}
 				case <-stop:
 					stopped = true
 				}
 			}
 			if b.end {
-				sm.m.Flush()
+				sm.m.FlushAt(b.tick)
 			}
 			if !stopped {
 				select {
@@ -249,7 +249,7 @@ func meterSharded(ctx context.Context, cfg *Config, open func(string) (capture.S
 		defer wg.Done()
 		r.err = r.readAll(ctx, open)
 		if r.err != errStop {
-			sh.broadcast(func(b *batch) { b.end = true })
+			sh.broadcast(func(b *batch) { b.end, b.tick = true, sh.tick })
 		}
 		for _, q := range sh.qs {
 			close(q.full)
