@@ -21,6 +21,8 @@ type captureOptions struct {
 	noPromisc bool
 	bufferKiB int
 	meters    int
+	report    int
+	metrics   string
 
 	expr string // the filter: -f, or the trailing arguments
 }
@@ -31,6 +33,8 @@ func (o *captureOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVarP(&o.snaplen, "snaplen", "s", 1536, "live capture: bytes kept of each packet")
 	fs.BoolVar(&o.noPromisc, "no-promisc", false, "live capture: do not put the interface in promiscuous mode")
 	fs.IntVarP(&o.bufferKiB, "buffer-size", "B", 2048, "live capture: ring size per meter, in `KiB`")
+	fs.IntVar(&o.report, "report-interval", 0, "live capture: print a JSON performance report on standard error every `SEC` seconds (0: never)")
+	fs.StringVar(&o.metrics, "metrics-addr", "", "live capture: serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9108)")
 	fs.IntVar(&o.meters, "meters", 0, "number of meters packets are sharded to (0: one per core, minus one for live capture); file output is the same for any number")
 }
 
@@ -49,6 +53,12 @@ func (o *captureOptions) validate(files []string, args []string) error {
 		return usagef("-i and -r exclude each other: capture live or read files")
 	case o.iface == "" && len(files) == 0:
 		return usagef("no input: give a capture file with -r FILE or an interface with -i IFACE")
+	}
+	if o.report < 0 {
+		return usagef("--report-interval %d: must be 0 or more seconds", o.report)
+	}
+	if o.iface == "" && (o.report > 0 || o.metrics != "") {
+		return usagef("--report-interval and --metrics-addr are for live capture (-i)")
 	}
 	if o.meters < 0 || o.meters > 1024 {
 		return usagef("--meters %d: must be from 0 to 1024", o.meters)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +17,14 @@ import (
 // interface that does not exist or missing privileges fail before any file
 // is created.
 func runLive(cmd *cobra.Command, o *options) error {
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	tel := new(pipeline.Telemetry)
+	if o.in.metrics != "" {
+		if err := serveMetrics(ctx, o.in.metrics, tel); err != nil {
+			return err
+		}
+	}
 	rings, err := capture.OpenLive(o.in.liveConfig())
 	if err != nil {
 		return err
@@ -27,7 +37,13 @@ func runLive(cmd *cobra.Command, o *options) error {
 		}
 		return err
 	}
-	st, err := pipeline.RunLive(cmd.Context(), o.pipelineConfig(), rings, out.sink, o.schema().Columns())
+	if o.in.report > 0 {
+		startReports(ctx, cmd.ErrOrStderr(), time.Duration(o.in.report)*time.Second, tel)
+	}
+	cfg := o.pipelineConfig()
+	cfg.Telemetry = tel
+	st, err := pipeline.RunLive(cmd.Context(), cfg, rings, out.sink, o.schema().Columns())
+	cancel()
 	out.done()
 	if !o.quiet {
 		fmt.Fprintf(cmd.ErrOrStderr(), "nfstream: %d packets captured on %q (%d dropped by the kernel), %d ignored; %d flows written to %s\n",

@@ -64,6 +64,18 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 		meters[k], copiers[k] = m, c
 	}
 
+	tel := cfg.Telemetry
+	if tel == nil {
+		tel = new(Telemetry)
+	}
+	tel.start(len(rings), func() (received, dropped uint64) {
+		for _, r := range rings {
+			rc, dr, _ := r.Stats()
+			received, dropped = received+rc, dropped+dr
+		}
+		return received, dropped
+	})
+
 	// The writer numbers flows in arrival order.
 	stopAll := make(chan struct{})
 	var stopOnce sync.Once
@@ -79,12 +91,16 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 				}
 				recs[i].ID = st.Flows
 				if writeErr = sink.Write(&recs[i]); writeErr == nil {
+					tel.exported(&recs[i])
 					st.Flows++
 					if cfg.MaxFlows > 0 && st.Flows >= cfg.MaxFlows {
 						writeErr = errStop
 					}
 				}
 				if writeErr != nil {
+					if writeErr != errStop {
+						tel.sinkErrors.Add(1)
+					}
 					stop()
 				}
 			}
@@ -98,7 +114,7 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ringErrs[k] = meterRing(ctx, stopAll, rings[k], meters[k], copiers[k], &cfg, &counts[k])
+			ringErrs[k] = meterRing(ctx, stopAll, rings[k], meters[k], copiers[k], &cfg, &counts[k], tel.meter(k))
 		}()
 	}
 	wg.Wait()
@@ -128,7 +144,7 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 
 // meterRing reads one ring into its meter until the ring is drained after
 // a stop, then flushes the meter.
-func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live, m *meter.Meter, c *liveCopier, cfg *Config, st *Stats) error {
+func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live, m *meter.Meter, c *liveCopier, cfg *Config, st *Stats, tel *meterCounters) error {
 	dec := decode.Decoder{Options: cfg.Decode}
 	var pkt capture.Packet
 	var p decode.Packet
@@ -149,6 +165,7 @@ func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live,
 		}
 		err := ring.Next(&pkt)
 		if err == capture.ErrTimeout {
+			tel.active.Store(int64(m.ActiveFlows()))
 			c.handOver()
 			if err := m.Advance(uint64(time.Now().UnixMilli())); err != nil {
 				return err
@@ -163,9 +180,15 @@ func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live,
 			break
 		}
 		st.Packets++
+		tel.packets.Add(1)
+		tel.bytes.Add(uint64(pkt.Len))
 		if !dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, &p) {
 			st.Ignored++
+			tel.ignored.Add(1)
 			continue
+		}
+		if st.Packets%1024 == 0 {
+			tel.active.Store(int64(m.ActiveFlows()))
 		}
 		if err := m.Process(&p, TimeMS(pkt.Sec, pkt.Usec)); err != nil {
 			return err
@@ -173,6 +196,7 @@ func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live,
 	}
 	st.Processed = m.Processed()
 	m.Flush()
+	tel.active.Store(0)
 	c.handOver()
 	return readErr
 }

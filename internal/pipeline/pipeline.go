@@ -29,6 +29,8 @@ type Config struct {
 	// Meters is the number of meters packets are sharded to (0 or 1: one).
 	// The output is the same whatever the number.
 	Meters int
+	// Telemetry, if set, counts a live run's work as it goes (RunLive).
+	Telemetry *Telemetry
 }
 
 // Stats counts what a run did.
