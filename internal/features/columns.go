@@ -119,15 +119,15 @@ func (s Schema) Columns() []Column {
 	}
 	if s.L7 {
 		cols = append(cols,
-			strCol("application_name", func(r *Record, b []byte) []byte { return append(b, r.L7.Application...) }),
-			strCol("application_category_name", func(r *Record, b []byte) []byte { return append(b, r.L7.Category...) }),
-			narrow(uintCol("application_is_guessed", func(r *Record) uint64 { return uint64(r.L7.Guessed) }), 8),
-			narrow(uintCol("application_confidence", func(r *Record) uint64 { return uint64(r.L7.Confidence) }), 8),
-			strCol("requested_server_name", func(r *Record, b []byte) []byte { return append(b, r.L7.RequestedServerName...) }),
-			strCol("client_fingerprint", func(r *Record, b []byte) []byte { return append(b, r.L7.ClientFingerprint...) }),
-			strCol("server_fingerprint", func(r *Record, b []byte) []byte { return append(b, r.L7.ServerFingerprint...) }),
-			strCol("user_agent", func(r *Record, b []byte) []byte { return append(b, r.L7.UserAgent...) }),
-			strCol("content_type", func(r *Record, b []byte) []byte { return append(b, r.L7.ContentType...) }),
+			strCol("application_name", func(r *Record, b []byte) []byte { return append(b, r.l7().Application...) }),
+			strCol("application_category_name", func(r *Record, b []byte) []byte { return append(b, r.l7().Category...) }),
+			narrow(uintCol("application_is_guessed", func(r *Record) uint64 { return uint64(r.l7().Guessed) }), 8),
+			narrow(uintCol("application_confidence", func(r *Record) uint64 { return uint64(r.l7().Confidence) }), 8),
+			strCol("requested_server_name", func(r *Record, b []byte) []byte { return append(b, r.l7().RequestedServerName...) }),
+			strCol("client_fingerprint", func(r *Record, b []byte) []byte { return append(b, r.l7().ClientFingerprint...) }),
+			strCol("server_fingerprint", func(r *Record, b []byte) []byte { return append(b, r.l7().ServerFingerprint...) }),
+			strCol("user_agent", func(r *Record, b []byte) []byte { return append(b, r.l7().UserAgent...) }),
+			strCol("content_type", func(r *Record, b []byte) []byte { return append(b, r.l7().ContentType...) }),
 		)
 	}
 	return cols

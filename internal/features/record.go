@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
@@ -138,8 +139,10 @@ type Record struct {
 	SrcMAC [6]byte
 	DstMAC [6]byte
 
-	// L7 holds what nDPI found (when dissection is on).
-	L7 L7
+	// L7 holds what nDPI found (when dissection is on; nil otherwise). It
+	// lives outside the record so flows metered without dissection do not
+	// carry its strings.
+	L7 *L7
 
 	// Order places the record in the output of a single meter; the merge
 	// of several meters sorts by it.
@@ -201,6 +204,31 @@ type L7 struct {
 // use (everything before ID).
 const HotSize = unsafe.Offsetof(Record{}.ID)
 
+// Clone returns a copy of r that shares no memory with it (the meter
+// reuses a record's sequences and L7 storage for later flows).
+func (r *Record) Clone() Record {
+	cp := *r
+	cp.SPLTDirection = slices.Clone(r.SPLTDirection)
+	cp.SPLTPS = slices.Clone(r.SPLTPS)
+	cp.SPLTPIAT = slices.Clone(r.SPLTPIAT)
+	if r.L7 != nil {
+		l7 := *r.L7
+		cp.L7 = &l7
+	}
+	return cp
+}
+
+// noL7 stands for the L7 values of a record metered without dissection.
+var noL7 L7
+
+// l7 returns the record's L7 values, empty without dissection.
+func (r *Record) l7() *L7 {
+	if r.L7 == nil {
+		return &noL7
+	}
+	return r.L7
+}
+
 // FlagPackets returns the number of packets with flag f in a scope:
 // 0 bidirectional, 1 src2dst, 2 dst2src.
 func (r *Record) FlagPackets(scope, f int) uint64 {
@@ -236,7 +264,12 @@ func (c *Config) Init(r *Record, p *decode.Packet, t uint64) {
 	size := c.Accounting.Size(p)
 	splt := r.SPLTDirection
 	spltPS, spltPIAT := r.SPLTPS, r.SPLTPIAT
+	l7 := r.L7
+	if l7 != nil {
+		*l7 = L7{}
+	}
 	*r = Record{
+		L7:        l7,
 		IPVersion: p.IPVersion, Protocol: p.Protocol, TunnelID: p.TunnelID, VlanID: p.VlanID,
 		SrcPort: p.SrcPort, DstPort: p.DstPort, SrcIP: p.SrcIP, DstIP: p.DstIP,
 		SrcMAC: p.SrcMAC, DstMAC: p.DstMAC,

@@ -18,13 +18,13 @@ type dissection struct {
 // dissectFirst is NFStream's flow_init_bidirectional_dissection: the first
 // packet is always dissected; with a budget of one packet an unknown flow
 // is given up on (with a guess) at once.
-func (m *Meter) dissectFirst(s *slot, p *decode.Packet, t uint64) {
-	d := &s.dpi
+func (m *Meter) dissectFirst(i int32, p *decode.Packet, t uint64) {
+	d := m.diss(i)
 	*d = dissection{flow: m.dpi.NewFlow()}
 	d.proto = m.dpi.Process(d.flow, p.IPContent, t)
 	if d.proto.AppUnknown() && m.cfg.Dissections == 1 {
 		d.proto, d.guessed = m.dpi.GiveUp(d.flow)
-		m.closeDissection(s)
+		m.closeDissection(i)
 	}
 }
 
@@ -33,51 +33,51 @@ func (m *Meter) dissectFirst(s *slot, p *decode.Packet, t uint64) {
 // packet is dissected if the application is unknown or nDPI can still learn
 // more; otherwise detection closes without dissecting it. At the budget an
 // unknown flow is given up on with a guess, and detection closes.
-func (m *Meter) dissectNext(s *slot, p *decode.Packet, t uint64) {
-	d := &s.dpi
+func (m *Meter) dissectNext(i int32, p *decode.Packet, t uint64) {
+	d := m.diss(i)
 	if d.completed {
 		return
 	}
 	if d.proto.AppUnknown() || m.dpi.ExtraDissectionPossible(d.flow) {
 		d.proto = m.dpi.Process(d.flow, p.IPContent, t)
 	} else {
-		m.closeDissection(s)
+		m.closeDissection(i)
 		return
 	}
-	if uint64(m.cfg.Dissections) == s.rec.Bidirectional.Packets {
+	if uint64(m.cfg.Dissections) == m.slot(i).rec.Bidirectional.Packets {
 		if d.proto.AppUnknown() {
 			d.proto, d.guessed = m.dpi.GiveUp(d.flow)
 		}
-		m.closeDissection(s)
+		m.closeDissection(i)
 	}
 }
 
 // dissectExpired is NFStream's meter_expire_flow: a flow whose detection is
 // still open and unknown is given up on with a guess; then its L7 columns
 // are collected.
-func (m *Meter) dissectExpired(s *slot) {
-	d := &s.dpi
+func (m *Meter) dissectExpired(i int32) {
+	d := m.diss(i)
 	if d.completed {
 		return
 	}
 	if d.proto.AppUnknown() {
 		d.proto, d.guessed = m.dpi.GiveUp(d.flow)
 	}
-	m.closeDissection(s)
+	m.closeDissection(i)
 }
 
 // closeDissection collects the L7 columns into the record and frees the
 // nDPI state. NFStream collects at expiry, but once detection is closed no
 // nDPI call changes the state any more, so collecting now gives the same
 // values and keeps the memory of a flow small for the rest of its life.
-func (m *Meter) closeDissection(s *slot) {
-	d := &s.dpi
+func (m *Meter) closeDissection(i int32) {
+	d := m.diss(i)
 	info := m.dpi.Collect(d.flow, d.proto)
 	guessed := uint8(0)
 	if d.guessed {
 		guessed = 1
 	}
-	s.rec.L7 = features.L7{
+	*m.slot(i).rec.L7 = features.L7{
 		Application: info.Application, Category: info.Category,
 		Guessed: guessed, Confidence: info.Confidence,
 		RequestedServerName: info.RequestedServerName,

@@ -39,7 +39,6 @@ type ExportFunc func(r *features.Record) error
 // slot is one entry of the flow table, linked in creation order.
 type slot struct {
 	rec        features.Record
-	dpi        dissection
 	created    uint64 // index of the flow's first packet
 	hash       uint32
 	prev, next int32
@@ -52,7 +51,18 @@ const (
 	pageSize = 1 << pageBits
 )
 
-func (m *Meter) slot(i int32) *slot { return &m.pages[i>>pageBits][i&(pageSize-1)] }
+// page holds pageSize flow slots and, with dissection on, their nDPI state
+// and L7 values, kept apart so a run without dissection does not carry
+// them.
+type page struct {
+	slots []slot
+	diss  []dissection
+	l7    []features.L7
+}
+
+func (m *Meter) slot(i int32) *slot { return &m.pages[i>>pageBits].slots[i&(pageSize-1)] }
+
+func (m *Meter) diss(i int32) *dissection { return &m.pages[i>>pageBits].diss[i&(pageSize-1)] }
 
 // Meter meters packets into flows. It is not safe for concurrent use.
 type Meter struct {
@@ -63,7 +73,7 @@ type Meter struct {
 	table table
 	// slots holds the flows in pages of pageSize, so growing never moves a
 	// flow and never copies the table's memory.
-	pages [][]slot
+	pages []page
 	nslot int32
 	free  []int32
 	// head and tail of the creation-order list.
@@ -99,7 +109,7 @@ func (m *Meter) Close() {
 		return
 	}
 	for i := m.head; i != none; i = m.slot(i).next {
-		m.dpi.FreeFlow(&m.slot(i).dpi.flow)
+		m.dpi.FreeFlow(&m.diss(i).flow)
 	}
 	m.dpi.Close()
 	m.dpi = nil
@@ -262,7 +272,7 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 			}
 			m.cfg.Features.Update(r, p, t, r.Direction(p))
 			if m.dpi != nil {
-				m.dissectNext(m.slot(i), p, t)
+				m.dissectNext(i, p, t)
 			}
 			return nil
 		}
@@ -275,7 +285,7 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 	s := m.slot(i)
 	m.cfg.Features.Init(&s.rec, p, t)
 	if m.dpi != nil {
-		m.dissectFirst(s, p, t)
+		m.dissectFirst(i, p, t)
 	}
 	s.hash = h
 	s.created = m.seq
@@ -310,17 +320,24 @@ func (m *Meter) alloc() int32 {
 // newPage adds a page of slots; with SPLT on, it gives every slot its
 // sequences, cut from one allocation per page.
 func (m *Meter) newPage() {
-	page := make([]slot, pageSize)
+	pg := page{slots: make([]slot, pageSize)}
 	if n := m.cfg.Features.SPLT; n > 0 {
 		dir := make([]int8, pageSize*n)
 		ps := make([]int32, pageSize*n)
 		piat := make([]int64, pageSize*n)
-		for j := range page {
-			r, lo, hi := &page[j].rec, j*n, (j+1)*n
+		for j := range pg.slots {
+			r, lo, hi := &pg.slots[j].rec, j*n, (j+1)*n
 			r.SPLTDirection, r.SPLTPS, r.SPLTPIAT = dir[lo:hi:hi], ps[lo:hi:hi], piat[lo:hi:hi]
 		}
 	}
-	m.pages = append(m.pages, page)
+	if m.dpi != nil {
+		pg.diss = make([]dissection, pageSize)
+		pg.l7 = make([]features.L7, pageSize)
+		for j := range pg.slots {
+			pg.slots[j].rec.L7 = &pg.l7[j]
+		}
+	}
+	m.pages = append(m.pages, pg)
 }
 
 // expire exports the flow in slot i with the given reason and frees it.
@@ -330,7 +347,7 @@ func (m *Meter) expire(i int32, reason int8, phase uint8) error {
 	s.rec.Order = features.Order{Event: m.seq, Created: s.created, Phase: phase}
 	s.rec.ExpiredMS = m.tick
 	if m.dpi != nil {
-		m.dissectExpired(s)
+		m.dissectExpired(i)
 	}
 	err := m.export(&s.rec)
 	m.table.remove(s.hash, i)

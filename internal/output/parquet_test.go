@@ -348,11 +348,7 @@ type recorder struct{ recs []features.Record }
 func (r *recorder) Begin([]features.Column) error { return nil }
 func (r *recorder) Close() error                  { return nil }
 func (r *recorder) Write(rec *features.Record) error {
-	c := *rec
-	c.SPLTDirection = slices.Clone(rec.SPLTDirection)
-	c.SPLTPS = slices.Clone(rec.SPLTPS)
-	c.SPLTPIAT = slices.Clone(rec.SPLTPIAT)
-	r.recs = append(r.recs, c)
+	r.recs = append(r.recs, rec.Clone())
 	return nil
 }
 

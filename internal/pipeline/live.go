@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 	"sync"
 	"time"
 
@@ -209,10 +208,7 @@ type liveCopier struct {
 }
 
 func (c *liveCopier) export(r *features.Record) error {
-	cp := *r
-	cp.SPLTDirection = slices.Clone(r.SPLTDirection)
-	cp.SPLTPS = slices.Clone(r.SPLTPS)
-	cp.SPLTPIAT = slices.Clone(r.SPLTPIAT)
+	cp := r.Clone()
 	c.cur = append(c.cur, cp)
 	if len(c.cur) == liveBatch {
 		c.handOver()

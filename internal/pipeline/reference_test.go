@@ -20,10 +20,7 @@ type collector struct {
 func (c *collector) Begin(cols []features.Column) error { c.cols = cols; return nil }
 func (c *collector) Close() error                       { return nil }
 func (c *collector) Write(r *features.Record) error {
-	cp := *r
-	cp.SPLTDirection = slices.Clone(r.SPLTDirection)
-	cp.SPLTPS = slices.Clone(r.SPLTPS)
-	cp.SPLTPIAT = slices.Clone(r.SPLTPIAT)
+	cp := r.Clone()
 	c.recs = append(c.recs, cp)
 	return nil
 }

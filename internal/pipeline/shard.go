@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"slices"
 	"sync"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
@@ -152,10 +151,7 @@ type shardedMeter struct {
 }
 
 func (sm *shardedMeter) export(r *features.Record) error {
-	cp := *r
-	cp.SPLTDirection = slices.Clone(r.SPLTDirection)
-	cp.SPLTPS = slices.Clone(r.SPLTPS)
-	cp.SPLTPIAT = slices.Clone(r.SPLTPIAT)
+	cp := r.Clone()
 	sm.out.recs = append(sm.out.recs, cp)
 	return nil
 }
