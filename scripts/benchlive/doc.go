@@ -1,0 +1,22 @@
+// Package benchlive is the live capture benchmark of nfstream, kept in a
+// module of its own so that its frame sender's library
+// (github.com/mdlayher/packet) stays out of the product's dependencies.
+//
+// BenchmarkLiveVeth makes two network namespaces joined by a veth pair. A
+// raw packet socket in namespace A writes prebuilt Ethernet/IPv4/UDP frames
+// of many 5-tuples into its end of the pair. The benchmark measures, in one
+// run:
+//
+//   - the sender's own maximum rate with nothing capturing (the frames that
+//     reach B, from B's interface counters);
+//   - for reference, the sender's rate while tcpdump captures on B's end:
+//     on a veth pair B's receive path, capture included, runs on the
+//     sender's CPU, so any capture slows the sender down;
+//   - for nfstream -i on B's end (--n-dissections 0) with one meter and with
+//     two, the highest rate at which nfstream captures every frame sent and
+//     the kernel drops none: first as fast as the sender can go, then, if
+//     that lost frames, a bisection over paced rates below it.
+//
+// It reports each rate and its ratio to the sender's maximum. Run it as
+// root with scripts/bench-live, which builds nfstream and passes it in.
+package benchlive
