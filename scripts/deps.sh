@@ -6,8 +6,10 @@ set -eu
 
 # System packages: nDPI and libpcap for cgo, tcpdump (libpcap's reader, the
 # independent judge in the capture tests), python3 (the judge of float and
-# address formatting), pkg-config and a C compiler for cgo.
-pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3"
+# address formatting), libndpi-bin (ndpiReader, the judge of the nDPI
+# integration), iproute2 (network namespaces for the live capture tests),
+# zstd (reads back .zst output), pkg-config and a C compiler for cgo.
+pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3 iproute2 zstd"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
