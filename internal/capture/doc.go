@@ -1,6 +1,8 @@
 // Package capture is the first stage of the pipeline: it delivers link-layer
-// records from capture files (pcap and pcapng, detected by content) and, later,
-// from live interfaces.
+// records from capture files (pcap and pcapng, detected by content) and from
+// live interfaces (OpenLive: AF_PACKET TPACKET_V3 rings, one per meter, in
+// one fanout group; live_linux.go), optionally through a BPF filter
+// (Filtered, with programs compiled by package capture/bpf).
 //
 // Open (a file name, "-" for standard input) and NewReader (any io.Reader)
 // read and check the file header and return a Source; Source.Next then
