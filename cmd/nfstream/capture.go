@@ -35,7 +35,7 @@ func (o *captureOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVarP(&o.bufferKiB, "buffer-size", "B", 2048, "live capture: ring size per meter, in `KiB`")
 	fs.IntVar(&o.report, "report-interval", 0, "live capture: print a JSON performance report on standard error every `SEC` seconds (0: never)")
 	fs.StringVar(&o.metrics, "metrics-addr", "", "live capture: serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9108)")
-	fs.IntVar(&o.meters, "meters", 0, "number of meters packets are sharded to (0: one per core, minus one for live capture); file output is the same for any number")
+	fs.IntVar(&o.meters, "meters", 0, "number of meters packets are sharded to (0: one per core less one, at least one); file output is the same for any number")
 }
 
 // validate checks the capture flags; reading files and a live interface
@@ -77,17 +77,15 @@ func (o *captureOptions) validate(files []string, args []string) error {
 	return nil
 }
 
-// meterCount resolves --meters 0: one per core, minus one for live capture
-// (the reader needs a core), at least one.
+// meterCount resolves --meters 0: one per core less one, at least one.
+// Live, the kernel needs a core for the rings; reading files, the reader
+// and decoder run in a goroutine of their own and need one too (NFStream's
+// own automatic count is cores - 1 offline as well).
 func (o *captureOptions) meterCount() int {
 	if o.meters > 0 {
 		return o.meters
 	}
-	n := runtime.NumCPU()
-	if o.iface != "" {
-		n--
-	}
-	return max(n, 1)
+	return max(runtime.NumCPU()-1, 1)
 }
 
 func (o *captureOptions) liveConfig() capture.LiveConfig {
