@@ -1,29 +1,14 @@
 package decode
 
 import (
-	"encoding/hex"
-	"strings"
 	"testing"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
+	"github.com/nfstream-go/nfstream/internal/testgen"
 )
 
-// frameHex turns a tcpdump -xx style dump (offsets optional) into bytes.
-func frameHex(t testing.TB, dump string) []byte {
-	t.Helper()
-	var b strings.Builder
-	for _, line := range strings.Split(dump, "\n") {
-		if i := strings.Index(line, ":"); i >= 0 {
-			line = line[i+1:]
-		}
-		b.WriteString(strings.ReplaceAll(strings.TrimSpace(line), " ", ""))
-	}
-	out, err := hex.DecodeString(b.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+// frameHex turns a tcpdump -xx style dump into bytes.
+func frameHex(t testing.TB, dump string) []byte { return testgen.HexDump(t, dump) }
 
 // 10:00:00.000000 02:00:00:00:00:01 > 02:00:00:00:00:02, ethertype 802.1Q (0x8100),
 // vlan 100, p 0, ethertype 802.1Q, vlan 200, p 0, ethertype IPv4 (0x0800),

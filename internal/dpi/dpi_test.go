@@ -7,24 +7,12 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/nfstream-go/nfstream/internal/testgen"
 )
 
 // ipHex turns a tcpdump -x dump (offsets optional) into bytes.
-func ipHex(tb testing.TB, dump string) []byte {
-	tb.Helper()
-	var b strings.Builder
-	for _, line := range strings.Split(dump, "\n") {
-		if i := strings.Index(line, ":"); i >= 0 {
-			line = line[i+1:]
-		}
-		b.WriteString(strings.ReplaceAll(strings.TrimSpace(line), " ", ""))
-	}
-	out, err := hex.DecodeString(b.String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
+func ipHex(tb testing.TB, dump string) []byte { return testgen.HexDump(tb, dump) }
 
 // oneFlow turns the dumps of one flow into packets 1 ms apart.
 func oneFlow(tb testing.TB, dumps ...string) []ipPacket {

@@ -1,12 +1,11 @@
 package features
 
 import (
-	"bufio"
 	"encoding/hex"
 	"math/rand/v2"
-	"os/exec"
-	"strings"
 	"testing"
+
+	"github.com/nfstream-go/nfstream/internal/testgen"
 )
 
 func TestAppendIP(t *testing.T) {
@@ -38,13 +37,9 @@ func TestAppendIP(t *testing.T) {
 // TestAppendIPAgainstInetNtop compares with glibc's inet_ntop through
 // python3's socket.inet_ntop, on addresses with many zero runs.
 func TestAppendIPAgainstInetNtop(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed: cannot compare with inet_ntop")
-	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	var addrs [][16]byte
-	var in strings.Builder
+	var in []string
 	for i := 0; i < 3000; i++ {
 		var a [16]byte
 		for w := 0; w < 8; w++ {
@@ -63,22 +58,19 @@ func TestAppendIPAgainstInetNtop(t *testing.T) {
 			}
 		}
 		addrs = append(addrs, a)
-		in.WriteString(hex.EncodeToString(a[:]) + "\n")
+		in = append(in, hex.EncodeToString(a[:]))
 	}
-	cmd := exec.Command(py, "-c", `
+	out := testgen.Python(t, "compare with inet_ntop", `
 import sys, socket
 for line in sys.stdin:
     print(socket.inet_ntop(socket.AF_INET6, bytes.fromhex(line.strip())))
-`)
-	cmd.Stdin = strings.NewReader(in.String())
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python3: %v", err)
+`, in)
+	if len(out) != len(addrs) {
+		t.Fatalf("python3 printed %d lines for %d addresses", len(out), len(addrs))
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for i := 0; sc.Scan(); i++ {
-		if got := string(AppendIP(nil, 6, addrs[i])); got != sc.Text() {
-			t.Errorf("AppendIP(%x) = %q, inet_ntop says %q", addrs[i], got, sc.Text())
+	for i, want := range out {
+		if got := string(AppendIP(nil, 6, addrs[i])); got != want {
+			t.Errorf("AppendIP(%x) = %q, inet_ntop says %q", addrs[i], got, want)
 		}
 	}
 }

@@ -1,13 +1,12 @@
 package output
 
 import (
-	"bufio"
 	"math"
 	"math/rand/v2"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/nfstream-go/nfstream/internal/testgen"
 )
 
 // Values and the text Python 3's repr() gives them.
@@ -46,10 +45,6 @@ func TestAppendPyFloat(t *testing.T) {
 // TestAppendPyFloatAgainstPython compares with the real repr() of the
 // machine's python3 over many values of every magnitude.
 func TestAppendPyFloatAgainstPython(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed: cannot compare with Python's repr")
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	vals := make([]float64, 0, 5000)
 	for i := 0; i < 5000; i++ {
@@ -62,25 +57,21 @@ func TestAppendPyFloatAgainstPython(t *testing.T) {
 			vals = append(vals, rng.NormFloat64()*math.Pow(10, float64(rng.IntN(40)-20)))
 		}
 	}
-	var in strings.Builder
+	var in []string
 	for _, v := range vals {
-		in.WriteString(strconv.FormatUint(math.Float64bits(v), 16))
-		in.WriteByte('\n')
+		in = append(in, strconv.FormatUint(math.Float64bits(v), 16))
 	}
-	cmd := exec.Command(py, "-c", `
+	out := testgen.Python(t, "compare with Python's repr", `
 import sys, struct
 for line in sys.stdin:
     print(repr(struct.unpack('<d', int(line, 16).to_bytes(8, 'little'))[0]))
-`)
-	cmd.Stdin = strings.NewReader(in.String())
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python3: %v", err)
+`, in)
+	if len(out) != len(vals) {
+		t.Fatalf("python3 printed %d lines for %d values", len(out), len(vals))
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for i := 0; sc.Scan(); i++ {
-		if got := string(AppendPyFloat(nil, vals[i])); got != sc.Text() {
-			t.Errorf("AppendPyFloat(%b) = %q, Python says %q", vals[i], got, sc.Text())
+	for i, want := range out {
+		if got := string(AppendPyFloat(nil, vals[i])); got != want {
+			t.Errorf("AppendPyFloat(%b) = %q, Python says %q", vals[i], got, want)
 		}
 	}
 }
