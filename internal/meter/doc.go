@@ -9,7 +9,14 @@
 // flows in creation order and stops at the first flow that is not idle
 // (NFStream's scan, even though it delays some exports); the end of the
 // capture exports the remaining flows in creation order. Time is packet
-// time, clamped so it never goes backwards.
+// time, clamped so it never goes backwards. Live capture uses the better
+// rules instead (Config.LRU and Advance): idle expiry from the least
+// recently seen flow, and on the wall clock when no packet comes.
+//
+// Several meters can share a capture and still give one meter's output:
+// MeterBatch meters without idle scans, and the caller runs the scans
+// across meters with IdleCandidates and ExpireIdle; every record carries
+// its place in a single meter's export order (features.Order).
 //
 // Ownership: the Meter owns its flows. The *features.Record handed to the
 // export function is valid only during that call.

@@ -36,7 +36,8 @@ type Config struct {
 // was running.
 type ExportFunc func(r *features.Record) error
 
-// slot is one entry of the flow table, linked in creation order.
+// slot is one entry of the flow table, linked in creation order (in
+// least-recently-seen order with Config.LRU).
 type slot struct {
 	rec        features.Record
 	created    uint64 // index of the flow's first packet
@@ -76,7 +77,8 @@ type Meter struct {
 	pages []page
 	nslot int32
 	free  []int32
-	// head and tail of the creation-order list.
+	// head and tail of the list of flows: oldest first (creation order, or
+	// least recently seen with Config.LRU).
 	head, tail int32
 
 	tick, scanTick uint64
