@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfstream-go/nfstream/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,128 +36,29 @@ import (
 // was sent, packet for packet and byte for byte. They need root (network
 // namespaces, packet sockets) and iproute2.
 
-// vethNet is the two namespaces and the veth pair between them.
+// vethNet is the two namespaces and the veth pair between them (package
+// netns), and ifB's index inside B.
 type vethNet struct {
-	ip           string // the ip command
-	nsA, nsB     string
-	ifA, ifB     string
-	addrA, addrB netip.Addr
-	macA, macB   net.HardwareAddr
-	ifindexB     int // ifB's index, inside B
+	*netns.Pair
+	ifindexB int
 }
 
-var vethNets atomic.Int32
-
-// newVethNet makes the namespaces and the link, and removes them when the
-// test ends; it skips the test without root or the ip command.
+// newVethNet makes the namespaces and the link in 10.200.100-199.0/24,
+// apart from the capture tests' subnets, and removes them when the test
+// ends; it skips the test without root or the ip command.
 func newVethNet(t *testing.T) *vethNet {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("live tests create network namespaces and capture on them: run them as root (sudo go test ./cmd/nfstream)")
-	}
-	ip, err := exec.LookPath("ip")
-	if err != nil {
-		t.Skip("live tests need the ip command: apt-get install iproute2")
-	}
-	pid, n := os.Getpid(), int(vethNets.Add(1))
-	sub := byte(100 + (pid+n)%100) // 10.200.100-199.0/24, apart from the capture tests' habits
-	v := &vethNet{
-		ip:    ip,
-		nsA:   fmt.Sprintf("nfs-live-a-%d-%d", pid, n),
-		nsB:   fmt.Sprintf("nfs-live-b-%d-%d", pid, n),
-		ifA:   fmt.Sprintf("lva%dx%d", pid, n),
-		ifB:   fmt.Sprintf("lvb%dx%d", pid, n),
-		addrA: netip.AddrFrom4([4]byte{10, 200, sub, 1}),
-		addrB: netip.AddrFrom4([4]byte{10, 200, sub, 2}),
-		macA:  net.HardwareAddr{0x02, 0x00, 0x0a, 0xc8, sub, 0x01},
-		macB:  net.HardwareAddr{0x02, 0x00, 0x0a, 0xc8, sub, 0x02},
-	}
-	for _, ns := range []string{v.nsA, v.nsB} {
-		v.cmd(t, "netns", "add", ns)
-		t.Cleanup(func() { exec.Command(ip, "netns", "del", ns).Run() })
-		// IPv6 off before the link exists: no neighbour discovery, no MLD.
-		for _, conf := range []string{"all", "default"} {
-			v.cmd(t, "netns", "exec", ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/"+conf+"/disable_ipv6")
-		}
-		v.cmd(t, "-n", ns, "link", "set", "lo", "up")
-	}
-	v.cmd(t, "link", "add", v.ifA, "netns", v.nsA, "address", v.macA.String(), "type", "veth",
-		"peer", "name", v.ifB, "netns", v.nsB, "address", v.macB.String())
-	for _, s := range []struct {
-		ns, dev    string
-		addr, peer netip.Addr
-		peerMAC    net.HardwareAddr
-	}{{v.nsA, v.ifA, v.addrA, v.addrB, v.macB}, {v.nsB, v.ifB, v.addrB, v.addrA, v.macA}} {
-		v.cmd(t, "-n", s.ns, "addr", "add", s.addr.String()+"/24", "dev", s.dev)
-		v.cmd(t, "-n", s.ns, "link", "set", s.dev, "up")
-		// A static neighbour: no ARP on the link.
-		v.cmd(t, "-n", s.ns, "neigh", "add", s.peer.String(), "lladdr", s.peerMAC.String(), "dev", s.dev, "nud", "permanent")
-	}
+	v := &vethNet{Pair: netns.NewPair(t, netns.Layout{Prefix: "nfs-live", IfPrefix: "lv", Subnet: 100, Subnets: 100})}
 	v.ifindexB = v.linkB(t).Ifindex
 	return v
-}
-
-func (v *vethNet) cmd(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(v.ip, args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-// linkStats are a link's index and counters, as ip -s -j shows them.
-type linkStats struct {
-	Ifindex int
-	Stats   struct {
-		RX, TX struct{ Packets, Bytes uint64 }
-	} `json:"stats64"`
 }
 
 // linkB returns ifB's index and counters. Its TX counters are the packets
 // from B to A, its RX counters those from A to B; veth counts each frame's
 // length on the wire.
-func (v *vethNet) linkB(t *testing.T) linkStats {
+func (v *vethNet) linkB(t *testing.T) netns.Link {
 	t.Helper()
-	out, err := exec.Command(v.ip, "-n", v.nsB, "-s", "-j", "link", "show", "dev", v.ifB).Output()
-	if err != nil {
-		t.Fatalf("ip -s link: %v", err)
-	}
-	var links []linkStats
-	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
-		t.Fatalf("ip -s -j link: %v: %s", err, out)
-	}
-	return links[0]
-}
-
-// inNS runs fn on a thread in the namespace and waits for it. Sockets fn
-// creates belong to that namespace; the thread is never unlocked, so it
-// ends with fn and nothing else ever runs in the namespace by accident.
-func inNS(t *testing.T, ns string, fn func() error) {
-	t.Helper()
-	if err := <-goInNS(ns, fn); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// goInNS runs fn on a thread in the namespace, in the background; the
-// channel gets its error.
-func goInNS(ns string, fn func() error) <-chan error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-		f.Close()
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return errc
+	return v.LinkStats(t, v.B.NS, v.B.If)
 }
 
 // liveRun is nfstream capturing on ifB inside namespace B.
@@ -173,8 +74,8 @@ type liveRun struct {
 // from the first packet.
 func (v *vethNet) startLive(t *testing.T, stdout io.Writer, meters int, args ...string) *liveRun {
 	t.Helper()
-	argv := append([]string{"netns", "exec", v.nsB, nfstreamBin, "-i", v.ifB, "--meters", strconv.Itoa(meters)}, args...)
-	r := &liveRun{cmd: exec.Command(v.ip, argv...), done: make(chan struct{})}
+	argv := append([]string{nfstreamBin, "-i", v.B.If, "--meters", strconv.Itoa(meters)}, args...)
+	r := &liveRun{cmd: v.Command(v.B.NS, argv...), done: make(chan struct{})}
 	r.cmd.Stdout, r.cmd.Stderr = stdout, &r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -195,7 +96,7 @@ func (v *vethNet) startLive(t *testing.T, stdout io.Writer, meters int, args ...
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nfstream has not bound %d rings to %s after 20s", meters, v.ifB)
+			t.Fatalf("nfstream has not bound %d rings to %s after 20s", meters, v.B.If)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -435,14 +336,14 @@ func checkRows(t *testing.T, rows []flowRow, sent map[string]wireFlow, exact boo
 func (v *vethNet) exchange(t *testing.T) map[string]wireFlow {
 	t.Helper()
 	sent := map[string]wireFlow{}
-	a, b := v.addrA, v.addrB
+	a, b := v.A.Addr, v.B.Addr
 
 	// UDP: flows 0-3 from B, 4-5 from A. Each round the client sends one
 	// datagram; the server answers once, or twice on odd flows.
 	for i := 0; i < 6; i++ {
-		clientNS, serverNS, client, server := v.nsB, v.nsA, b, a
+		clientNS, serverNS, client, server := v.B.NS, v.A.NS, b, a
 		if i >= 4 {
-			clientNS, serverNS, client, server = v.nsA, v.nsB, a, b
+			clientNS, serverNS, client, server = v.A.NS, v.B.NS, a, b
 		}
 		cAddr, sAddr := netip.AddrPortFrom(client, uint16(40000+i)), netip.AddrPortFrom(server, uint16(5000+i))
 		req, resp, rounds, answers := 60+37*i, 200-11*i, 2+i%3, 1+i%2
@@ -450,11 +351,11 @@ func (v *vethNet) exchange(t *testing.T) map[string]wireFlow {
 			req = 1400
 		}
 		var cc, sc *net.UDPConn
-		inNS(t, serverNS, func() (err error) {
+		netns.Do(t, serverNS, func() (err error) {
 			sc, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(sAddr))
 			return err
 		})
-		inNS(t, clientNS, func() (err error) {
+		netns.Do(t, clientNS, func() (err error) {
 			cc, err = net.DialUDP("udp4", net.UDPAddrFromAddrPort(cAddr), net.UDPAddrFromAddrPort(sAddr))
 			return err
 		})
@@ -495,9 +396,9 @@ func (v *vethNet) exchange(t *testing.T) map[string]wireFlow {
 		count    int
 		payload  int
 		fromB    bool
-	}{{v.nsB, b, a, 3, 32, true}, {v.nsA, a, b, 2, 56, false}} {
+	}{{v.B.NS, b, a, 3, 32, true}, {v.A.NS, a, b, 2, 56, false}} {
 		var c net.PacketConn
-		inNS(t, p.ns, func() (err error) {
+		netns.Do(t, p.ns, func() (err error) {
 			c, err = net.ListenPacket("ip4:icmp", p.src.String())
 			return err
 		})
@@ -507,7 +408,7 @@ func (v *vethNet) exchange(t *testing.T) map[string]wireFlow {
 			echo[0] = 8 // echo request
 			binary.BigEndian.PutUint16(echo[4:], id)
 			binary.BigEndian.PutUint16(echo[6:], uint16(s))
-			binary.BigEndian.PutUint16(echo[2:], inetChecksum(echo))
+			binary.BigEndian.PutUint16(echo[2:], netns.Checksum(echo))
 			if _, err := c.WriteTo(echo, &net.IPAddr{IP: p.dst.AsSlice()}); err != nil {
 				t.Fatal(err)
 			}
@@ -537,12 +438,12 @@ func (v *vethNet) exchange(t *testing.T) map[string]wireFlow {
 		fromB              bool
 		req, resp, rounds  int
 	}{
-		{v.nsB, v.nsA, netip.AddrPortFrom(b, 43000), netip.AddrPortFrom(a, 7000), true, 100, 300, 3},
-		{v.nsA, v.nsB, netip.AddrPortFrom(a, 43001), netip.AddrPortFrom(b, 7001), false, 1000, 50, 2},
+		{v.B.NS, v.A.NS, netip.AddrPortFrom(b, 43000), netip.AddrPortFrom(a, 7000), true, 100, 300, 3},
+		{v.A.NS, v.B.NS, netip.AddrPortFrom(a, 43001), netip.AddrPortFrom(b, 7001), false, 1000, 50, 2},
 	} {
 		before := v.linkB(t)
 		var ln *net.TCPListener
-		inNS(t, c.serverNS, func() (err error) {
+		netns.Do(t, c.serverNS, func() (err error) {
 			ln, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(c.server))
 			return err
 		})
@@ -573,7 +474,7 @@ func (v *vethNet) exchange(t *testing.T) map[string]wireFlow {
 			served <- nil
 		}()
 		var conn net.Conn
-		inNS(t, c.clientNS, func() (err error) {
+		netns.Do(t, c.clientNS, func() (err error) {
 			d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(c.client)}
 			conn, err = d.Dial("tcp4", c.server.String())
 			return err
@@ -609,21 +510,6 @@ func (v *vethNet) exchange(t *testing.T) map[string]wireFlow {
 	return sent
 }
 
-// inetChecksum is the Internet checksum of b.
-func inetChecksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return ^uint16(s)
-}
-
 // TestLiveFlows captures known TCP, UDP and ICMP traffic with one meter
 // and with two, and ends the capture with SIGTERM: exit status 0, every
 // flow written exactly once with the packets and bytes sent in each
@@ -656,7 +542,7 @@ func TestLiveFlows(t *testing.T) {
 			if st := r.wait(t, 30*time.Second); st != 0 {
 				t.Fatalf("exit status %d after SIGTERM, want 0; stderr:\n%s", st, r.stderr.String())
 			}
-			sum := r.summary(t, v.ifB)
+			sum := r.summary(t, v.B.If)
 			if sum.captured != want || sum.dropped != 0 || sum.ignored != 0 || sum.flows != uint64(len(sent)) {
 				t.Errorf("summary %+v: want %d packets captured, 0 dropped, 0 ignored, %d flows", sum, want, len(sent))
 			}
@@ -699,8 +585,8 @@ const (
 func (v *vethNet) startPinger(t *testing.T) *udpPinger {
 	t.Helper()
 	p := &udpPinger{v: v}
-	server := netip.AddrPortFrom(v.addrA, pingerServerPort)
-	inNS(t, v.nsA, func() (err error) {
+	server := netip.AddrPortFrom(v.A.Addr, pingerServerPort)
+	netns.Do(t, v.A.NS, func() (err error) {
 		p.server, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(server))
 		return err
 	})
@@ -716,11 +602,11 @@ func (v *vethNet) startPinger(t *testing.T) *udpPinger {
 		}
 	}()
 	// The client goroutine stays in B: the sockets it opens are B's.
-	p.errc = goInNS(v.nsB, func() error {
+	p.errc = netns.Go(v.B.NS, func() error {
 		buf := make([]byte, 2048)
 		req := make([]byte, pingerRequest)
 		for i := 0; i < pingerMaxFlows && !p.stop.Load(); i++ {
-			c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(v.addrB, uint16(pingerFirstPort+i))),
+			c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(v.B.Addr, uint16(pingerFirstPort+i))),
 				net.UDPAddrFromAddrPort(server))
 			if err != nil {
 				return err
@@ -760,10 +646,10 @@ func (p *udpPinger) end(t *testing.T) int {
 // flows returns the pinger's first n flows, complete.
 func (p *udpPinger) flows(n int) map[string]wireFlow {
 	sent := map[string]wireFlow{}
-	server := netip.AddrPortFrom(p.v.addrA, pingerServerPort)
+	server := netip.AddrPortFrom(p.v.A.Addr, pingerServerPort)
 	for i := 0; i < n; i++ {
 		f := wireFlow{2, 2 * uint64(udpFrame(pingerRequest)), 2, 2 * uint64(udpFrame(pingerAnswer))}
-		sent[flowName(17, netip.AddrPortFrom(p.v.addrB, uint16(pingerFirstPort+i)), server)] = f
+		sent[flowName(17, netip.AddrPortFrom(p.v.B.Addr, uint16(pingerFirstPort+i)), server)] = f
 	}
 	return sent
 }
@@ -797,7 +683,7 @@ func TestLiveSIGTERMMidCapture(t *testing.T) {
 			if done < 300 {
 				t.Fatalf("only %d flows in 20 s", done)
 			}
-			sum := r.summary(t, v.ifB)
+			sum := r.summary(t, v.B.If)
 			rows := liveRows(t, out)
 			found, packets := checkRows(t, rows, p.flows(started), false)
 			complete := p.flows(done)
@@ -839,14 +725,14 @@ func TestLiveSecondSignal(t *testing.T) {
 	// 3000 one-packet UDP flows from A to a socket in B that never reads
 	// (so B answers nothing), written whole from a packet socket in A.
 	var sink *net.UDPConn
-	inNS(t, v.nsB, func() (err error) {
-		sink, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(v.addrB, 9999)))
+	netns.Do(t, v.B.NS, func() (err error) {
+		sink, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(v.B.Addr, 9999)))
 		return err
 	})
 	defer sink.Close()
 	const flows = 3000
-	inNS(t, v.nsA, func() error {
-		ifi, err := net.InterfaceByName(v.ifA)
+	netns.Do(t, v.A.NS, func() error {
+		ifi, err := net.InterfaceByName(v.A.If)
 		if err != nil {
 			return err
 		}
@@ -856,9 +742,9 @@ func TestLiveSecondSignal(t *testing.T) {
 		}
 		defer unix.Close(fd)
 		to := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
-		copy(to.Addr[:], v.macB)
+		copy(to.Addr[:], v.B.MAC)
 		for i := 0; i < flows; i++ {
-			f := udpEthernetFrame(v.macA, v.macB, netip.AddrPortFrom(v.addrA, uint16(10000+i)), netip.AddrPortFrom(v.addrB, 9999), 18)
+			f := udpEthernetFrame(v.A.MAC, v.B.MAC, netip.AddrPortFrom(v.A.Addr, uint16(10000+i)), netip.AddrPortFrom(v.B.Addr, 9999), 18)
 			if err := unix.Sendto(fd, f, 0, to); err != nil {
 				return fmt.Errorf("inject: %w", err)
 			}
@@ -899,7 +785,7 @@ func udpEthernetFrame(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, 
 	ip := []byte{0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0}
 	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+payload))
 	ip = append(append(ip, src.Addr().AsSlice()...), dst.Addr().AsSlice()...)
-	binary.BigEndian.PutUint16(ip[10:], inetChecksum(ip))
+	binary.BigEndian.PutUint16(ip[10:], netns.Checksum(ip))
 	b = append(b, ip...)
 	b = binary.BigEndian.AppendUint16(b, src.Port())
 	b = binary.BigEndian.AppendUint16(b, dst.Port())

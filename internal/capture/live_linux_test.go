@@ -4,7 +4,6 @@ package capture_test
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,15 +11,14 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/capture/bpf"
+	"github.com/nfstream-go/nfstream/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,144 +27,37 @@ import (
 // the traffic is known exactly and touches nothing else. They need root
 // (CAP_SYS_ADMIN for namespaces, CAP_NET_RAW to capture) and iproute2.
 
-// requireNetns skips the test unless it can create network namespaces.
-func requireNetns(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("live capture tests create network namespaces and packet sockets: run them as root (sudo go test ./internal/capture)")
-	}
-	ip, err := exec.LookPath("ip")
-	if err != nil {
-		t.Skip("live capture tests need the ip command: apt-get install iproute2")
-	}
-	return ip
-}
+// vethPair is the two namespaces, A and B, and the veth pair between them
+// (package netns: IPv6 off and static neighbours, so the only packets on
+// the link are the test's).
+type vethPair struct{ *netns.Pair }
 
-// vethPair is two namespaces, A and B, joined by a veth pair, with IPv6
-// off (no neighbour discovery or MLD chatter) and static ARP entries (no
-// ARP), so the only packets on the link are the test's.
-type vethPair struct {
-	ip         string // the ip command
-	nsA, nsB   string
-	ifA, ifB   string
-	addrA      netip.Addr
-	addrB      netip.Addr
-	macA, macB string
-}
-
-var pairs atomic.Int32
-
+// newVethPair makes a pair in 10.200.0-249.0/24; it skips the test without
+// root or the ip command.
 func newVethPair(t *testing.T) *vethPair {
-	ip := requireNetns(t)
-	pid := os.Getpid()
-	n := int(pairs.Add(1))
-	net3 := byte((pid + n) % 250)
-	v := &vethPair{
-		ip:    ip,
-		nsA:   fmt.Sprintf("nfs-a-%d-%d", pid, n),
-		nsB:   fmt.Sprintf("nfs-b-%d-%d", pid, n),
-		ifA:   fmt.Sprintf("nfa%dx%d", pid, n),
-		ifB:   fmt.Sprintf("nfb%dx%d", pid, n),
-		addrA: netip.AddrFrom4([4]byte{10, 200, net3, 1}),
-		addrB: netip.AddrFrom4([4]byte{10, 200, net3, 2}),
-		macA:  fmt.Sprintf("02:00:0a:c8:%02x:01", net3),
-		macB:  fmt.Sprintf("02:00:0a:c8:%02x:02", net3),
-	}
-	for _, ns := range []string{v.nsA, v.nsB} {
-		v.run(t, "netns", "add", ns)
-		t.Cleanup(func() { exec.Command(ip, "netns", "del", ns).Run() })
-		for _, conf := range []string{"all", "default"} {
-			v.nsExec(t, ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/"+conf+"/disable_ipv6")
-		}
-		v.run(t, "-n", ns, "link", "set", "lo", "up")
-	}
-	v.run(t, "link", "add", v.ifA, "netns", v.nsA, "address", v.macA, "type", "veth",
-		"peer", "name", v.ifB, "netns", v.nsB, "address", v.macB)
-	setup := func(ns, dev, addr, peer, peerMAC string) {
-		v.run(t, "-n", ns, "addr", "add", addr+"/24", "dev", dev)
-		v.run(t, "-n", ns, "link", "set", dev, "up")
-		v.run(t, "-n", ns, "neigh", "add", peer, "lladdr", peerMAC, "dev", dev, "nud", "permanent")
-	}
-	setup(v.nsA, v.ifA, v.addrA.String(), v.addrB.String(), v.macB)
-	setup(v.nsB, v.ifB, v.addrB.String(), v.addrA.String(), v.macA)
-	return v
-}
-
-func (v *vethPair) run(t *testing.T, args ...string) {
 	t.Helper()
-	if out, err := exec.Command(v.ip, args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-func (v *vethPair) nsExec(t *testing.T, ns string, args ...string) {
-	t.Helper()
-	v.run(t, append([]string{"netns", "exec", ns}, args...)...)
+	return &vethPair{netns.NewPair(t, netns.Layout{Prefix: "nfs", IfPrefix: "nf", Subnet: 0, Subnets: 250})}
 }
 
 // linkPackets returns the packets ifA received plus those it sent.
 func (v *vethPair) linkPackets(t *testing.T) uint64 {
 	t.Helper()
-	out, err := exec.Command(v.ip, "-n", v.nsA, "-s", "-j", "link", "show", "dev", v.ifA).Output()
-	if err != nil {
-		t.Fatalf("ip -s link: %v", err)
-	}
-	var links []struct {
-		Stats struct {
-			RX, TX struct{ Packets uint64 }
-		} `json:"stats64"`
-	}
-	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
-		t.Fatalf("ip -s -j link: %v: %s", err, out)
-	}
-	return links[0].Stats.RX.Packets + links[0].Stats.TX.Packets
+	l := v.LinkStats(t, v.A.NS, v.A.If)
+	return l.Stats.RX.Packets + l.Stats.TX.Packets
 }
 
-// promiscuity returns the interface's promiscuity count.
+// promiscuity returns ifA's promiscuity count.
 func (v *vethPair) promiscuity(t *testing.T) int {
 	t.Helper()
-	out, err := exec.Command(v.ip, "-n", v.nsA, "-d", "-j", "link", "show", "dev", v.ifA).Output()
-	if err != nil {
-		t.Fatalf("ip -d link: %v", err)
-	}
-	var links []struct{ Promiscuity int }
-	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
-		t.Fatalf("ip -d -j link: %v: %s", err, out)
-	}
-	return links[0].Promiscuity
-}
-
-// inNetns runs fn on a thread in the named namespace. Sockets fn creates
-// stay in that namespace; the thread ends with fn, so no other goroutine
-// ever runs in the namespace.
-func inNetns(t *testing.T, ns string, fn func() error) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	return v.Promiscuity(t, v.A.NS, v.A.If)
 }
 
 // openLive opens a capture on ifA, inside namespace A.
 func (v *vethPair) openLive(t *testing.T, cfg capture.LiveConfig) []*capture.Live {
 	t.Helper()
-	cfg.Interface = v.ifA
+	cfg.Interface = v.A.If
 	var lives []*capture.Live
-	inNetns(t, v.nsA, func() error {
+	netns.Do(t, v.A.NS, func() error {
 		var err error
 		lives, err = capture.OpenLive(cfg)
 		return err
@@ -333,7 +224,7 @@ const (
 // request waiting for its answer.
 func (v *vethPair) sendTraffic(t *testing.T) traffic {
 	t.Helper()
-	a, b := v.addrA, v.addrB
+	a, b := v.A.Addr, v.B.Addr
 	tr := traffic{udp: map[flowKey][]uint64{}, payload: map[flowKey]int{}, icmp: map[flowKey]int{}}
 	seq := uint64(1)
 	// UDP: 6 flows from B to A, 2 from A to B; flow 0 sends big datagrams.
@@ -344,11 +235,11 @@ func (v *vethPair) sendTraffic(t *testing.T) traffic {
 	}
 	var flows []udpFlow
 	for i := 0; i < 8; i++ {
-		f := udpFlow{clientNS: v.nsB, serverNS: v.nsA,
+		f := udpFlow{clientNS: v.B.NS, serverNS: v.A.NS,
 			client: netip.AddrPortFrom(b, uint16(41000+i)), server: netip.AddrPortFrom(a, uint16(5000+i)),
 			payload: udpPayload + i}
 		if i >= 6 {
-			f = udpFlow{clientNS: v.nsA, serverNS: v.nsB,
+			f = udpFlow{clientNS: v.A.NS, serverNS: v.B.NS,
 				client: netip.AddrPortFrom(a, uint16(42000+i)), server: netip.AddrPortFrom(b, uint16(6000+i)),
 				payload: udpPayload + i}
 		}
@@ -359,11 +250,11 @@ func (v *vethPair) sendTraffic(t *testing.T) traffic {
 	}
 	for _, f := range flows {
 		var cc, sc *net.UDPConn
-		inNetns(t, f.serverNS, func() (err error) {
+		netns.Do(t, f.serverNS, func() (err error) {
 			sc, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(f.server))
 			return err
 		})
-		inNetns(t, f.clientNS, func() (err error) {
+		netns.Do(t, f.clientNS, func() (err error) {
 			cc, err = net.DialUDP("udp4", net.UDPAddrFromAddrPort(f.client), net.UDPAddrFromAddrPort(f.server))
 			return err
 		})
@@ -402,17 +293,17 @@ func (v *vethPair) sendTraffic(t *testing.T) traffic {
 	for i, dir := range []struct {
 		ns       string
 		src, dst netip.Addr
-	}{{v.nsB, b, a}, {v.nsA, a, b}} {
+	}{{v.B.NS, b, a}, {v.A.NS, a, b}} {
 		id := uint16(0x4e00 + i)
 		var c net.PacketConn
-		inNetns(t, dir.ns, func() (err error) {
+		netns.Do(t, dir.ns, func() (err error) {
 			c, err = net.ListenPacket("ip4:icmp", dir.src.String())
 			return err
 		})
 		k := flowKey{1, netip.AddrPortFrom(dir.src, id), netip.AddrPortFrom(dir.dst, id)}
 		for s := 0; s < icmpEchoes; s++ {
 			echo := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), 0, byte(s), 'n', 'f', 's'}
-			binary.BigEndian.PutUint16(echo[2:], checksum(echo))
+			binary.BigEndian.PutUint16(echo[2:], netns.Checksum(echo))
 			if _, err := c.WriteTo(echo, &net.IPAddr{IP: dir.dst.AsSlice()}); err != nil {
 				t.Fatal(err)
 			}
@@ -436,7 +327,7 @@ func (v *vethPair) sendTraffic(t *testing.T) traffic {
 	// TCP: B connects to A, three request/response exchanges, close.
 	var ln *net.TCPListener
 	server := netip.AddrPortFrom(a, 7000)
-	inNetns(t, v.nsA, func() (err error) {
+	netns.Do(t, v.A.NS, func() (err error) {
 		ln, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(server))
 		return err
 	})
@@ -467,7 +358,7 @@ func (v *vethPair) sendTraffic(t *testing.T) traffic {
 		done <- err
 	}()
 	var cc net.Conn
-	inNetns(t, v.nsB, func() (err error) {
+	netns.Do(t, v.B.NS, func() (err error) {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: b.AsSlice(), Port: 43000}}
 		cc, err = d.Dial("tcp4", server.String())
 		return err
@@ -489,21 +380,6 @@ func (v *vethPair) sendTraffic(t *testing.T) traffic {
 	// Let the last ACKs cross before the caller reads the counters.
 	time.Sleep(200 * time.Millisecond)
 	return tr
-}
-
-// checksum is the Internet checksum of b.
-func checksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return ^uint16(s)
 }
 
 // udpFrameLen is the length on the wire of a UDP datagram of the flow.
@@ -678,8 +554,7 @@ func TestLiveFilter(t *testing.T) {
 // frames tagged 100.
 func TestLiveVLAN(t *testing.T) {
 	v := newVethPair(t)
-	macA, _ := net.ParseMAC(v.macA)
-	macB, _ := net.ParseMAC(v.macB)
+	macA, macB := v.A.MAC, v.B.MAC
 	// UDP 10.201.0.2:4000+i > 10.201.0.1:53, nobody listening (the frames
 	// are dropped after the capture saw them).
 	frame := func(i int, tags ...uint16) []byte {
@@ -692,7 +567,7 @@ func TestLiveVLAN(t *testing.T) {
 		payload := 20 + 7*i
 		ip := []byte{0x45, 0, 0, 0, 0, byte(i), 0, 0, 64, 17, 0, 0, 10, 201, 0, 2, 10, 201, 0, 1}
 		binary.BigEndian.PutUint16(ip[2:], uint16(20+8+payload))
-		binary.BigEndian.PutUint16(ip[10:], checksum(ip))
+		binary.BigEndian.PutUint16(ip[10:], netns.Checksum(ip))
 		b = append(b, ip...)
 		b = binary.BigEndian.AppendUint16(b, uint16(4000+i))
 		b = binary.BigEndian.AppendUint16(b, 53)
@@ -757,8 +632,8 @@ func TestLiveVLAN(t *testing.T) {
 					}
 				}()
 			}
-			inNetns(t, v.nsB, func() error {
-				ifi, err := net.InterfaceByName(v.ifB)
+			netns.Do(t, v.B.NS, func() error {
+				ifi, err := net.InterfaceByName(v.B.If)
 				if err != nil {
 					return err
 				}
@@ -872,12 +747,12 @@ func TestLiveStopDrains(t *testing.T) {
 	for _, rings := range []int{1, 2} {
 		lives := v.openLive(t, capture.LiveConfig{Rings: rings})
 		var sc, cc *net.UDPConn
-		inNetns(t, v.nsA, func() (err error) {
-			sc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: v.addrA.AsSlice(), Port: 9100})
+		netns.Do(t, v.A.NS, func() (err error) {
+			sc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: v.A.Addr.AsSlice(), Port: 9100})
 			return err
 		})
-		inNetns(t, v.nsB, func() (err error) {
-			cc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: v.addrA.AsSlice(), Port: 9100})
+		netns.Do(t, v.B.NS, func() (err error) {
+			cc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: v.A.Addr.AsSlice(), Port: 9100})
 			return err
 		})
 		const n = 50
@@ -930,7 +805,7 @@ func TestLiveStopDrains(t *testing.T) {
 func TestLiveInterfaceGone(t *testing.T) {
 	v := newVethPair(t)
 	lives := v.openLive(t, capture.LiveConfig{Timeout: 20 * time.Millisecond})
-	v.run(t, "-n", v.nsA, "link", "del", v.ifA)
+	v.Run(t, "-n", v.A.NS, "link", "del", v.A.If)
 	var p capture.Packet
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -938,7 +813,7 @@ func TestLiveInterfaceGone(t *testing.T) {
 		if errors.Is(err, capture.ErrTimeout) && time.Now().Before(deadline) {
 			continue
 		}
-		want := fmt.Sprintf("capture on %q: the interface went away", v.ifA)
+		want := fmt.Sprintf("capture on %q: the interface went away", v.A.If)
 		if err == nil || err.Error() != want {
 			t.Errorf("Next after the interface was deleted: %v, want %q", err, want)
 		}
@@ -969,13 +844,13 @@ func TestLiveNoAllocs(t *testing.T) {
 	v := newVethPair(t)
 	lives := v.openLive(t, capture.LiveConfig{})
 	var sc, cc *net.UDPConn
-	inNetns(t, v.nsA, func() (err error) {
-		sc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: v.addrA.AsSlice(), Port: 9000})
+	netns.Do(t, v.A.NS, func() (err error) {
+		sc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: v.A.Addr.AsSlice(), Port: 9000})
 		return err
 	})
 	defer sc.Close()
-	inNetns(t, v.nsB, func() (err error) {
-		cc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: v.addrA.AsSlice(), Port: 9000})
+	netns.Do(t, v.B.NS, func() (err error) {
+		cc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: v.A.Addr.AsSlice(), Port: 9000})
 		return err
 	})
 	defer cc.Close()
