@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/nfstream-go/nfstream/internal/netns"
-	"golang.org/x/sys/unix"
 )
 
 // Live end-to-end tests of the binary. Each test makes two network
@@ -731,26 +730,11 @@ func TestLiveSecondSignal(t *testing.T) {
 	})
 	defer sink.Close()
 	const flows = 3000
-	netns.Do(t, v.A.NS, func() error {
-		ifi, err := net.InterfaceByName(v.A.If)
-		if err != nil {
-			return err
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		to := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
-		copy(to.Addr[:], v.B.MAC)
-		for i := 0; i < flows; i++ {
-			f := udpEthernetFrame(v.A.MAC, v.B.MAC, netip.AddrPortFrom(v.A.Addr, uint16(10000+i)), netip.AddrPortFrom(v.B.Addr, 9999), 18)
-			if err := unix.Sendto(fd, f, 0, to); err != nil {
-				return fmt.Errorf("inject: %w", err)
-			}
-		}
-		return nil
-	})
+	frames := make([][]byte, flows)
+	for i := range frames {
+		frames[i] = udpEthernetFrame(v.A.MAC, v.B.MAC, netip.AddrPortFrom(v.A.Addr, uint16(10000+i)), netip.AddrPortFrom(v.B.Addr, 9999), 18)
+	}
+	netns.Inject(t, v.A.NS, v.A.If, v.B.MAC, frames)
 
 	r.signal(t, syscall.SIGTERM)
 	// Flows coming out show that the first signal was taken; then stop

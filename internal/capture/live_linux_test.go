@@ -19,7 +19,6 @@ import (
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/capture/bpf"
 	"github.com/nfstream-go/nfstream/internal/netns"
-	"golang.org/x/sys/unix"
 )
 
 // Live capture tests run real AF_PACKET sockets on a veth pair between two
@@ -632,25 +631,7 @@ func TestLiveVLAN(t *testing.T) {
 					}
 				}()
 			}
-			netns.Do(t, v.B.NS, func() error {
-				ifi, err := net.InterfaceByName(v.B.If)
-				if err != nil {
-					return err
-				}
-				fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-				if err != nil {
-					return err
-				}
-				defer unix.Close(fd)
-				to := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
-				copy(to.Addr[:], macA)
-				for _, f := range frames {
-					if err := unix.Sendto(fd, f, 0, to); err != nil {
-						return fmt.Errorf("inject: %w", err)
-					}
-				}
-				return nil
-			})
+			netns.Inject(t, v.B.NS, v.B.If, macA, frames)
 			var captured [][]byte
 			timeout := time.After(5 * time.Second)
 		wait:

@@ -197,6 +197,33 @@ func Go(ns string, fn func() error) <-chan error {
 	return errc
 }
 
+// Inject writes the frames, whole and in order, on interface iface of
+// namespace ns from a packet socket there, addressed to dst; it fails the
+// test if any is refused. The frames carry their own Ethernet headers (and
+// any VLAN tags), which the kernel sends as they are.
+func Inject(t testing.TB, ns, iface string, dst net.HardwareAddr, frames [][]byte) {
+	t.Helper()
+	Do(t, ns, func() error {
+		ifi, err := net.InterfaceByName(iface)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		to := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
+		copy(to.Addr[:], dst)
+		for _, f := range frames {
+			if err := unix.Sendto(fd, f, 0, to); err != nil {
+				return fmt.Errorf("inject: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
 // Checksum is the Internet checksum of b (RFC 1071), for the IPv4 and ICMP
 // headers tests build.
 func Checksum(b []byte) uint16 {
