@@ -214,18 +214,21 @@ func TestReferenceMultiFiles(t *testing.T) {
 	}
 }
 
-// TestReferenceMaxFlows checks NFStream's test_max_nflows on skype.pcap.
+// TestReferenceMaxFlows checks NFStream's test_max_nflows on skype.pcap,
+// with one meter and with several (the limit applies to the merged output).
 func TestReferenceMaxFlows(t *testing.T) {
-	for _, tc := range []struct{ max, want int }{{0, 294}, {100, 100}} {
-		cfg := nfstreamDefaults([]string{pcap(t, "skype.pcap")}, features.AccountLink, false, 0)
-		cfg.MaxFlows = uint64(tc.max)
-		recs := collect(t, cfg)
-		if len(recs) != tc.want {
-			t.Errorf("max flows %d: %d flows, want %d", tc.max, len(recs), tc.want)
-		}
-		for i, r := range recs {
-			if r.ID != uint64(i) {
-				t.Fatalf("flow %d has id %d", i, r.ID)
+	for _, meters := range []int{1, 2, 4} {
+		for _, tc := range []struct{ max, want int }{{0, 294}, {100, 100}} {
+			cfg := nfstreamDefaults([]string{pcap(t, "skype.pcap")}, features.AccountLink, false, 0)
+			cfg.MaxFlows, cfg.Meters = uint64(tc.max), meters
+			recs := collect(t, cfg)
+			if len(recs) != tc.want {
+				t.Errorf("%d meters, max flows %d: %d flows, want %d", meters, tc.max, len(recs), tc.want)
+			}
+			for i, r := range recs {
+				if r.ID != uint64(i) {
+					t.Fatalf("flow %d has id %d", i, r.ID)
+				}
 			}
 		}
 	}

@@ -131,10 +131,17 @@ type roundMsg struct {
 	bound uint64   // creation index of the first flow not in cands
 }
 
-// outbox holds copies of the records a meter exported during a round.
+// outbox holds copies of records a meter exported during a round; last
+// marks the meter's final outbox of the round.
 type outbox struct {
 	recs []features.Record
+	last bool
 }
+
+// endChunk is how many records a meter hands over at a time while it
+// flushes at the end of the capture, so the merge streams instead of
+// holding every remaining flow of every meter at once.
+const endChunk = 4096
 
 // shardedMeter runs one meter of the sharded path. Its channels to the
 // coordinator are its own, so each round's messages cannot mix with the
@@ -148,16 +155,33 @@ type shardedMeter struct {
 	out     outbox
 	keep    bool
 	cands   []uint64
+	// While flushing, full outboxes go to the coordinator at once.
+	flushing bool
+	stop     <-chan struct{}
 }
 
 func (sm *shardedMeter) export(r *features.Record) error {
-	cp := r.Clone()
-	sm.out.recs = append(sm.out.recs, cp)
+	sm.out.recs = append(sm.out.recs, r.Clone())
+	if sm.flushing && len(sm.out.recs) == endChunk {
+		return sm.send(false)
+	}
 	return nil
 }
 
+// send hands the outbox to the coordinator; errStop when it has stopped.
+func (sm *shardedMeter) send(last bool) error {
+	sm.out.last = last
+	select {
+	case sm.outs <- sm.out:
+		sm.out = outbox{}
+		return nil
+	case <-sm.stop:
+		return errStop
+	}
+}
+
 // run meters the batches of the meter's queue, taking part in every round.
-func (sm *shardedMeter) run(stop <-chan struct{}) {
+func (sm *shardedMeter) run() {
 	stopped := false
 	for b := range sm.q.full {
 		if stopped {
@@ -171,40 +195,43 @@ func (sm *shardedMeter) run(stop <-chan struct{}) {
 			sm.m.MeterBatch(b.pkts[:b.n], b.times[:b.n], b.seqs[:b.n])
 		}
 		if b.barrier || b.end {
-			msg := roundMsg{end: b.end}
-			if b.barrier {
-				msg.cands, msg.bound = sm.m.IdleCandidates(b.tick, scanBudget, sm.cands[:0])
-				sm.cands = msg.cands
-			}
-			select {
-			case sm.rounds <- msg:
-			case <-stop:
-				stopped = true
-			}
-			if !stopped && b.barrier {
-				select {
-				case through := <-sm.replies:
-					if through != none {
-						sm.m.ExpireIdle(b.event, b.tick, through)
-					}
-				case <-stop:
-					stopped = true
-				}
-			}
-			if b.end {
-				sm.m.FlushAt(b.tick)
-			}
-			if !stopped {
-				select {
-				case sm.outs <- sm.out:
-					sm.out = outbox{}
-				case <-stop:
-					stopped = true
-				}
-			}
+			stopped = sm.round(b) != nil
 		}
 		sm.q.recycle(b)
 	}
+}
+
+// round takes part in a barrier or end round: report idle candidates (or
+// the end), expire what the coordinator says (or everything), and hand
+// over the round's records.
+func (sm *shardedMeter) round(b *batch) error {
+	msg := roundMsg{end: b.end}
+	if b.barrier {
+		msg.cands, msg.bound = sm.m.IdleCandidates(b.tick, scanBudget, sm.cands[:0])
+		sm.cands = msg.cands
+	}
+	select {
+	case sm.rounds <- msg:
+	case <-sm.stop:
+		return errStop
+	}
+	if b.barrier {
+		select {
+		case through := <-sm.replies:
+			if through != none {
+				sm.m.ExpireIdle(b.event, b.tick, through)
+			}
+		case <-sm.stop:
+			return errStop
+		}
+	}
+	if b.end {
+		sm.flushing = true
+		if err := sm.m.FlushAt(b.tick); err != nil {
+			return err
+		}
+	}
+	return sm.send(true)
 }
 
 // none is the reply for a meter none of whose flows the scan expires.
@@ -219,7 +246,7 @@ func meterSharded(ctx context.Context, cfg *Config, open func(string) (capture.S
 	meters := make([]*shardedMeter, n)
 	sh := &sharder{qs: make([]*queue, n), cur: make([]*batch, n), keepBytes: keep}
 	for k := range meters {
-		sm := &shardedMeter{q: newQueue(inFlight), keep: keep,
+		sm := &shardedMeter{q: newQueue(inFlight), keep: keep, stop: stop,
 			rounds: make(chan roundMsg), replies: make(chan uint64), outs: make(chan outbox)}
 		m, err := meter.New(cfg.Meter, sm.export)
 		if err != nil {
@@ -236,7 +263,7 @@ func meterSharded(ctx context.Context, cfg *Config, open func(string) (capture.S
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sm.run(stop)
+			sm.run()
 		}()
 	}
 	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: sh}
@@ -278,7 +305,6 @@ func meterSharded(ctx context.Context, cfg *Config, open func(string) (capture.S
 // writes them. It returns after the end round or the first write error.
 func coordinate(meters []*shardedMeter, write func(*features.Record) error) error {
 	msgs := make([]roundMsg, len(meters))
-	boxes := make([][]features.Record, len(meters))
 	for {
 		for k, sm := range meters {
 			msgs[k] = <-sm.rounds
@@ -289,10 +315,7 @@ func coordinate(meters []*shardedMeter, write func(*features.Record) error) erro
 				meters[k].replies <- through
 			}
 		}
-		for k, sm := range meters {
-			boxes[k] = (<-sm.outs).recs
-		}
-		if err := mergeWrite(boxes, write); err != nil {
+		if err := mergeWrite(meters, write); err != nil {
 			return err
 		}
 		if end {
@@ -331,21 +354,29 @@ func scanCutoffs(msgs []roundMsg) []uint64 {
 	return cut
 }
 
-// mergeWrite writes the records of all meters in single-meter order; each
-// meter's records are already in that order.
-func mergeWrite(boxes [][]features.Record, write func(*features.Record) error) error {
-	pos := make([]int, len(boxes))
+// mergeWrite writes the records of a round from all meters in
+// single-meter order, reading each meter's outboxes as its records run out
+// (each meter's records are already in that order).
+func mergeWrite(meters []*shardedMeter, write func(*features.Record) error) error {
+	boxes := make([]outbox, len(meters))
+	pos := make([]int, len(meters))
+	for k, sm := range meters {
+		boxes[k] = <-sm.outs
+	}
 	for {
 		best := -1
-		for k, recs := range boxes {
-			if pos[k] < len(recs) && (best < 0 || recs[pos[k]].Order.Less(boxes[best][pos[best]].Order)) {
+		for k := range boxes {
+			for pos[k] == len(boxes[k].recs) && !boxes[k].last {
+				boxes[k], pos[k] = <-meters[k].outs, 0
+			}
+			if pos[k] < len(boxes[k].recs) && (best < 0 || boxes[k].recs[pos[k]].Order.Less(boxes[best].recs[pos[best]].Order)) {
 				best = k
 			}
 		}
 		if best < 0 {
 			return nil
 		}
-		if err := write(&boxes[best][pos[best]]); err != nil {
+		if err := write(&boxes[best].recs[pos[best]]); err != nil {
 			return err
 		}
 		pos[best]++
