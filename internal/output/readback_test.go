@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,14 +154,4 @@ func appendInt(b *strings.Builder, arr arrow.Array, i int) error {
 		return fmt.Errorf("unexpected list element type %s", arr.DataType())
 	}
 	return nil
-}
-
-// mustRead reads a file or fails the test.
-func mustRead(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -81,6 +81,7 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 	stop := func() { stopOnce.Do(func() { close(stopAll) }) }
 	var writeErr error
 	writerDone := make(chan struct{})
+	write := numberer{sink: sink, limit: cfg.MaxFlows, flows: &st.Flows}.write
 	go func() {
 		defer close(writerDone)
 		for recs := range outs {
@@ -88,13 +89,8 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 				if writeErr != nil {
 					break
 				}
-				recs[i].ID = st.Flows
-				if writeErr = sink.Write(&recs[i]); writeErr == nil {
+				if writeErr = write(&recs[i]); writeErr == nil || writeErr == errStop {
 					tel.exported(&recs[i])
-					st.Flows++
-					if cfg.MaxFlows > 0 && st.Flows >= cfg.MaxFlows {
-						writeErr = errStop
-					}
 				}
 				if writeErr != nil {
 					if writeErr != errStop {

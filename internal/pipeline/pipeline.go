@@ -48,6 +48,27 @@ var ErrInterrupted = errors.New("interrupted")
 // errStop ends metering once MaxFlows flows are out.
 var errStop = errors.New("flow limit reached")
 
+// numberer writes flows to the sink in output order, numbering them from
+// 0 (NFStream's id), and returns errStop once limit flows are out (0: no
+// limit).
+type numberer struct {
+	sink  output.Sink
+	limit uint64
+	flows *uint64 // flows written so far
+}
+
+func (n numberer) write(r *features.Record) error {
+	r.ID = *n.flows
+	if err := n.sink.Write(r); err != nil {
+		return err
+	}
+	*n.flows++
+	if n.limit > 0 && *n.flows >= n.limit {
+		return errStop
+	}
+	return nil
+}
+
 // checkEvery is how many records pass between checks of the context.
 const checkEvery = 4096
 
@@ -62,17 +83,7 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 			err = cerr
 		}
 	}()
-	export := func(r *features.Record) error {
-		r.ID = st.Flows
-		if err := sink.Write(r); err != nil {
-			return err
-		}
-		st.Flows++
-		if cfg.MaxFlows > 0 && st.Flows >= cfg.MaxFlows {
-			return errStop
-		}
-		return nil
-	}
+	export := numberer{sink: sink, limit: cfg.MaxFlows, flows: &st.Flows}.write
 	open := cfg.Open
 	if open == nil {
 		open = capture.Open
