@@ -8,11 +8,12 @@ import (
 	"github.com/nfstream-go/nfstream/internal/features"
 )
 
-// scanInterval is how much packet time passes between idle scans, and
-// scanBudget how many flows one scan may expire at most (NFStream's values).
+// ScanInterval is how much packet time (ms) passes between idle scans, and
+// ScanBudget how many flows one scan may expire at most (NFStream's
+// values). A caller running the scans of several meters uses them too.
 const (
-	scanInterval = 10 // ms
-	scanBudget   = 1000
+	ScanInterval = 10
+	ScanBudget   = 1000
 )
 
 // Config configures a Meter.
@@ -244,7 +245,7 @@ func (m *Meter) process(p *decode.Packet, t uint64, h uint32) error {
 	t = m.advance(t)
 	m.seq = m.processed
 	m.processed++
-	scan := m.tick-m.scanTick >= scanInterval
+	scan := m.tick-m.scanTick >= ScanInterval
 	if scan {
 		m.scanTick = m.tick
 	}
@@ -390,7 +391,7 @@ func (m *Meter) unlink(i int32) {
 // exports its flows (live capture: packet times are wall-clock times).
 func (m *Meter) Advance(now uint64) error {
 	m.advance(now)
-	if m.tick-m.scanTick >= scanInterval {
+	if m.tick-m.scanTick >= ScanInterval {
 		m.scanTick = m.tick
 		m.seq = m.processed
 		return m.idleScan()
@@ -399,9 +400,9 @@ func (m *Meter) Advance(now uint64) error {
 }
 
 // idleScan expires idle flows from the oldest, stopping at the first flow
-// that is not idle or after scanBudget flows.
+// that is not idle or after ScanBudget flows.
 func (m *Meter) idleScan() error {
-	for n := 0; n < scanBudget && m.head != none; n++ {
+	for n := 0; n < ScanBudget && m.head != none; n++ {
 		last := m.slot(m.head).rec.Bidirectional.LastSeenMS
 		if m.tick < last || m.tick-last < m.cfg.IdleTimeout {
 			return nil

@@ -26,13 +26,6 @@ import (
 // their order and their ids are therefore those of one meter, whatever the
 // number of meters.
 
-// scanIntervalMS is how much packet time passes between idle scans, and
-// scanBudget how many flows one scan may expire (NFStream's values).
-const (
-	scanIntervalMS = 10
-	scanBudget     = 1000
-)
-
 // shardOf maps NFStream's direction-symmetric packet hash to one of n
 // meters, mixing it first so that sums of nearby addresses spread well.
 func shardOf(h uint32, n int) int {
@@ -62,7 +55,7 @@ func (s *sharder) add(t uint64) bool {
 		s.tick = t
 	}
 	t = s.tick
-	scan := s.tick-s.scanTick >= scanIntervalMS
+	scan := s.tick-s.scanTick >= meter.ScanInterval
 	if scan {
 		s.scanTick = s.tick
 	}
@@ -207,7 +200,7 @@ func (sm *shardedMeter) run() {
 func (sm *shardedMeter) round(b *batch) error {
 	msg := roundMsg{end: b.end}
 	if b.barrier {
-		msg.cands, msg.bound = sm.m.IdleCandidates(b.tick, scanBudget, sm.cands[:0])
+		msg.cands, msg.bound = sm.m.IdleCandidates(b.tick, meter.ScanBudget, sm.cands[:0])
 		sm.cands = msg.cands
 	}
 	select {
@@ -326,7 +319,7 @@ func coordinate(meters []*shardedMeter, write func(*features.Record) error) erro
 
 // scanCutoffs returns, per meter, the creation index through which its
 // flows expire in this scan (none for none): the flows before the first
-// flow of any meter that is not idle, at most scanBudget of them, oldest
+// flow of any meter that is not idle, at most meter.ScanBudget of them, oldest
 // first.
 func scanCutoffs(msgs []roundMsg) []uint64 {
 	bound := uint64(none)
@@ -338,7 +331,7 @@ func scanCutoffs(msgs []roundMsg) []uint64 {
 	for k := range cut {
 		cut[k] = none
 	}
-	for taken := 0; taken < scanBudget; taken++ {
+	for taken := 0; taken < meter.ScanBudget; taken++ {
 		best := -1
 		for k, m := range msgs {
 			if pos[k] < len(m.cands) && m.cands[pos[k]] < bound && (best < 0 || m.cands[pos[k]] < msgs[best].cands[pos[best]]) {
