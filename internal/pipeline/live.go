@@ -104,12 +104,11 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 
 	var wg sync.WaitGroup
 	ringErrs := make([]error, len(rings))
-	counts := make([]Stats, len(rings))
 	for k := range rings {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ringErrs[k] = meterRing(ctx, stopAll, rings[k], meters[k], copiers[k], &cfg, &counts[k], tel.meter(k))
+			ringErrs[k] = meterRing(ctx, stopAll, rings[k], meters[k], copiers[k], &cfg, tel.meter(k))
 		}()
 	}
 	wg.Wait()
@@ -120,11 +119,11 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 		st.Received += received
 		st.Dropped += dropped
 		r.Close()
+		st.Processed += meters[k].Processed()
 		meters[k].Close()
-		st.Packets += counts[k].Packets
-		st.Ignored += counts[k].Ignored
-		st.Processed += counts[k].Processed
 	}
+	snap := tel.Snapshot()
+	st.Packets, st.Ignored = snap.PacketsProcessed+snap.PacketsIgnored, snap.PacketsIgnored
 	if cerr := sink.Close(); writeErr == nil || writeErr == errStop {
 		if cerr != nil {
 			return st, cerr
@@ -139,7 +138,7 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 
 // meterRing reads one ring into its meter until the ring is drained after
 // a stop, then flushes the meter.
-func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live, m *meter.Meter, c *liveCopier, cfg *Config, st *Stats, tel *meterCounters) error {
+func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live, m *meter.Meter, c *liveCopier, cfg *Config, tel *meterCounters) error {
 	dec := decode.Decoder{Options: cfg.Decode}
 	var pkt capture.Packet
 	var p decode.Packet
@@ -174,22 +173,19 @@ func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live,
 			readErr = err
 			break
 		}
-		st.Packets++
-		tel.packets.Add(1)
+		n := tel.packets.Add(1)
 		tel.bytes.Add(uint64(pkt.Len))
 		if !dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, &p) {
-			st.Ignored++
 			tel.ignored.Add(1)
 			continue
 		}
-		if st.Packets%1024 == 0 {
+		if n%1024 == 0 {
 			tel.active.Store(int64(m.ActiveFlows()))
 		}
 		if err := m.Process(&p, TimeMS(pkt.Sec, pkt.Usec)); err != nil {
 			return err
 		}
 	}
-	st.Processed = m.Processed()
 	m.Flush()
 	tel.active.Store(0)
 	c.handOver()
