@@ -3,7 +3,6 @@ package features
 import (
 	"math"
 	"slices"
-	"unsafe"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
 )
@@ -69,19 +68,11 @@ func (r *Running[T]) init(x T) {
 }
 
 // update is NFStream's flow_update_*: n is the number of samples including
-// x. The operation order is NFStream's, so the doubles are bit-identical.
+// x.
 func (r *Running[T]) update(x T, n uint64) {
-	if x > r.Max {
-		r.Max = x
-	}
-	if x < r.Min {
-		r.Min = x
-	}
-	old := r.Mean
-	r.Mean += (float64(x) - old) / float64(n)
-	// The conversion keeps the compiler from fusing the multiply and add
-	// into one FMA, which would round differently from NFStream's C.
-	r.M2 += float64((float64(x) - old) * (float64(x) - r.Mean))
+	r.Max = max(r.Max, x)
+	r.Min = min(r.Min, x)
+	welford(&r.Mean, &r.M2, float64(x), n)
 }
 
 // Stddev is the sample standard deviation over n samples, 0 when n < 2
@@ -115,11 +106,10 @@ func (d *Direction) PIATStddev() float64 {
 	return math.Sqrt(d.PIAT.M2 / float64(d.Packets-2))
 }
 
-// Record is one bidirectional flow.
+// Record is one bidirectional flow as it is exported: what sinks read.
+// The meter keeps a flow in the more compact form of a Flow while it runs
+// and writes it into a Record when the flow expires.
 type Record struct {
-	// The fields a packet update reads and writes come first, so that they
-	// share as few cache lines as possible; the meter touches them ahead of
-	// use (see meter.ProcessBatch). Cold fields follow.
 	SrcIP, DstIP [16]byte
 	SrcPort      uint16
 	DstPort      uint16
@@ -200,10 +190,6 @@ type L7 struct {
 	UserAgent, ContentType               string
 }
 
-// HotSize is the size of the leading part of a Record that packet updates
-// use (everything before ID).
-const HotSize = unsafe.Offsetof(Record{}.ID)
-
 // Clone returns a copy of r that shares no memory with it (the meter
 // reuses a record's sequences and L7 storage for later flows).
 func (r *Record) Clone() Record {
@@ -238,117 +224,10 @@ func (r *Record) FlagPackets(scope, f int) uint64 {
 	return r.Flags[scope-1][f]
 }
 
-func (r *Record) countFlags(dir uint8, f uint8) {
-	if f == 0 {
-		return
-	}
-	for i, bit := range flagBits {
-		if f&bit != 0 {
-			r.Flags[dir][i]++
-		}
-	}
-}
-
-// Config selects which features a Record accumulates.
+// Config selects which features a flow accumulates.
 type Config struct {
 	Accounting AccountingMode
 	Stats      bool
 	// SPLT is the length of the early-packet sequences; 0 disables them.
 	SPLT int
-}
-
-// Init starts r from the first packet p at time t (ms). The SPLT slices of
-// r, if SPLT is on, must already have the configured length; Init fills
-// them.
-func (c *Config) Init(r *Record, p *decode.Packet, t uint64) {
-	size := c.Accounting.Size(p)
-	splt := r.SPLTDirection
-	spltPS, spltPIAT := r.SPLTPS, r.SPLTPIAT
-	l7 := r.L7
-	if l7 != nil {
-		*l7 = L7{}
-	}
-	*r = Record{
-		L7:        l7,
-		IPVersion: p.IPVersion, Protocol: p.Protocol, TunnelID: p.TunnelID, VlanID: p.VlanID,
-		SrcPort: p.SrcPort, DstPort: p.DstPort, SrcIP: p.SrcIP, DstIP: p.DstIP,
-		SrcMAC: p.SrcMAC, DstMAC: p.DstMAC,
-		SPLTDirection: splt, SPLTPS: spltPS, SPLTPIAT: spltPIAT,
-	}
-	if c.SPLT > 0 {
-		for i := range splt {
-			splt[i], spltPS[i], spltPIAT[i] = -1, -1, -1
-		}
-		splt[0], spltPS[0], spltPIAT[0] = 0, int32(size), 0
-	}
-	for _, d := range [2]*Direction{&r.Bidirectional, &r.Src2Dst} {
-		d.FirstSeenMS, d.LastSeenMS = t, t
-		d.Packets, d.Bytes = 1, uint64(size)
-		if c.Stats {
-			d.PS.init(size)
-		}
-	}
-	if c.Stats {
-		r.countFlags(0, p.Flags)
-	}
-}
-
-// Direction reports whether p travels dst to src in r, with NFStream's
-// rule: ports first, then addresses.
-func (r *Record) Direction(p *decode.Packet) uint8 {
-	if r.SrcPort != p.SrcPort || r.DstPort != p.DstPort {
-		return 1
-	}
-	if r.SrcIP != p.SrcIP || r.DstIP != p.DstIP {
-		return 1
-	}
-	return 0
-}
-
-// Update adds packet p, seen at time t (ms, never before the flow's last
-// packet) in direction dir (0 src2dst, 1 dst2src), to r.
-func (c *Config) Update(r *Record, p *decode.Packet, t uint64, dir uint8) {
-	size := c.Accounting.Size(p)
-	bi := &r.Bidirectional
-	piat := t - bi.LastSeenMS
-	bi.Packets++
-	if n := bi.Packets - 1; n < uint64(c.SPLT) {
-		r.SPLTDirection[n] = int8(dir)
-		r.SPLTPS[n] = int32(size)
-		r.SPLTPIAT[n] = int64(piat)
-	}
-	bi.LastSeenMS = t
-	bi.Bytes += uint64(size)
-	if c.Stats {
-		r.countFlags(dir, p.Flags)
-		bi.PS.update(size, bi.Packets)
-		if bi.Packets == 2 {
-			bi.PIAT.init(piat)
-		} else {
-			bi.PIAT.update(piat, bi.Packets-1)
-		}
-	}
-	d := &r.Src2Dst
-	if dir == 1 {
-		d = &r.Dst2Src
-	}
-	d.Packets++
-	d.Bytes += uint64(size)
-	if d.Packets == 1 {
-		d.FirstSeenMS, d.LastSeenMS = t, t
-		if c.Stats {
-			d.PS.init(size)
-		}
-		return
-	}
-	gap := t - d.LastSeenMS
-	d.LastSeenMS = t
-	if c.Stats {
-		d.PS.update(size, d.Packets)
-		if d.Packets == 2 {
-			d.PIAT.init(gap)
-		} else {
-			d.PIAT.update(gap, d.Packets-1)
-		}
-	}
 }

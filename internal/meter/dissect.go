@@ -21,6 +21,7 @@ type dissection struct {
 func (m *Meter) dissectFirst(i int32, p *decode.Packet, t uint64) {
 	d := m.diss(i)
 	*d = dissection{flow: m.dpi.NewFlow()}
+	*m.l7(i) = features.L7{}
 	d.proto = m.dpi.Process(d.flow, p.IPContent, t)
 	if d.proto.AppUnknown() && m.cfg.Dissections == 1 {
 		d.proto, d.guessed = m.dpi.GiveUp(d.flow)
@@ -44,7 +45,7 @@ func (m *Meter) dissectNext(i int32, p *decode.Packet, t uint64) {
 		m.closeDissection(i)
 		return
 	}
-	if uint64(m.cfg.Dissections) == m.slot(i).rec.Bidirectional.Packets {
+	if uint64(m.cfg.Dissections) == m.slot(i).flow.Packets {
 		if d.proto.AppUnknown() {
 			d.proto, d.guessed = m.dpi.GiveUp(d.flow)
 		}
@@ -77,7 +78,7 @@ func (m *Meter) closeDissection(i int32) {
 	if d.guessed {
 		guessed = 1
 	}
-	*m.slot(i).rec.L7 = features.L7{
+	*m.l7(i) = features.L7{
 		Application: info.Application, Category: info.Category,
 		Guessed: guessed, Confidence: info.Confidence,
 		RequestedServerName: info.RequestedServerName,

@@ -21,7 +21,11 @@
 // Ownership: the Meter owns its flows. The *features.Record handed to the
 // export function is valid only during that call.
 //
-// The hot path allocates nothing in steady state: flows live in a slice
-// with a free list, linked in creation order by index, and SPLT sequences
-// live in slabs indexed by flow slot.
+// The hot path allocates nothing in steady state: flows live in pages of
+// slots with a free list, linked in creation order by index, and SPLT
+// entries live in slabs indexed by flow slot; neither holds pointers, so
+// the garbage collector does not scan them. With hundreds of thousands of
+// flows nearly every packet's flow is out of cache: ProcessBatch loads the
+// lines a batch will touch in stages whose loads do not depend on each
+// other, so the misses overlap (see features.Flow for the layout).
 package meter

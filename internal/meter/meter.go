@@ -38,13 +38,19 @@ type Config struct {
 type ExportFunc func(r *features.Record) error
 
 // slot is one entry of the flow table, linked in creation order (in
-// least-recently-seen order with Config.LRU).
+// least-recently-seen order with Config.LRU). Its size is a multiple of 64
+// bytes, so every flow starts on a cache line (see features.Flow).
 type slot struct {
-	rec        features.Record
+	flow       features.Flow
 	created    uint64 // index of the flow's first packet
 	hash       uint32
 	prev, next int32
+	_          [slotPad]byte
 }
+
+const slotPad = (64 - (unsafe.Sizeof(features.Flow{})+20)%64) % 64
+
+var _ [0]struct{} = [unsafe.Sizeof(slot{}) % 64]struct{}{}
 
 const none = -1
 
@@ -53,18 +59,29 @@ const (
 	pageSize = 1 << pageBits
 )
 
-// page holds pageSize flow slots and, with dissection on, their nDPI state
-// and L7 values, kept apart so a run without dissection does not carry
-// them.
+// page holds pageSize flow slots, their SPLT entries (Config.Features.SPLT
+// per slot) and, with dissection on, their nDPI state and L7 values, kept
+// apart so a run without dissection does not carry them. Slots and SPLT
+// entries hold no pointers, so the garbage collector does not scan them.
 type page struct {
 	slots []slot
+	splt  []features.SPLTEntry
 	diss  []dissection
 	l7    []features.L7
 }
 
 func (m *Meter) slot(i int32) *slot { return &m.pages[i>>pageBits].slots[i&(pageSize-1)] }
 
+// splt returns the SPLT entries of slot i (empty without SPLT).
+func (m *Meter) splt(i int32) []features.SPLTEntry {
+	n := int32(m.cfg.Features.SPLT)
+	lo := (i & (pageSize - 1)) * n
+	return m.pages[i>>pageBits].splt[lo : lo+n : lo+n]
+}
+
 func (m *Meter) diss(i int32) *dissection { return &m.pages[i>>pageBits].diss[i&(pageSize-1)] }
+
+func (m *Meter) l7(i int32) *features.L7 { return &m.pages[i>>pageBits].l7[i&(pageSize-1)] }
 
 // Meter meters packets into flows. It is not safe for concurrent use.
 type Meter struct {
@@ -88,6 +105,8 @@ type Meter struct {
 	seq uint64
 	// touched keeps the prefetch loads of ProcessBatch alive.
 	touched uint64
+	// rec is the record an expiring flow is exported in.
+	rec features.Record
 }
 
 // New returns a Meter that hands expired flows to export.
@@ -95,6 +114,9 @@ type Meter struct {
 // fails when nDPI is unavailable. Release the meter with Close.
 func New(cfg Config, export ExportFunc) (*Meter, error) {
 	m := &Meter{cfg: cfg, export: export, table: newTable(), head: none, tail: none}
+	if n := cfg.Features.SPLT; n > 0 {
+		m.rec.SPLTDirection, m.rec.SPLTPS, m.rec.SPLTPIAT = make([]int8, n), make([]int32, n), make([]int64, n)
+	}
 	if cfg.Dissections > 0 {
 		e, err := dpi.New()
 		if err != nil {
@@ -157,19 +179,32 @@ func (m *Meter) ProcessBatch(pkts []decode.Packet, times []uint64) error {
 	return nil
 }
 
-// prefetchBatch computes the batch's hashes and loads the table entries and
-// the hot part of the flow slots they point to, in loops whose loads do not
+// prefetchBatch computes the batch's hashes and loads what metering the
+// batch will touch: the table entries, then the key and bidirectional
+// lines of the flows they point to, then the lines of the packet's
+// direction and its SPLT entry. Each stage is a loop whose loads do not
 // depend on each other, so the cache misses overlap.
 func (m *Meter) prefetchBatch(pkts []decode.Packet, hashes []uint32) {
-	var entries [maxBatch]uint64
-	for i := range pkts {
-		hashes[i] = m.table.hashPacket(&pkts[i])
-		entries[i] = m.table.entries[uint64(hashes[i])&m.table.mask]
-	}
 	var sum uint64
 	for i := range pkts {
-		if e := entries[i]; e != 0 && uint32(e>>32) == hashes[i] {
-			sum += touchSlot(m.slot(int32(uint32(e)) - 1))
+		hashes[i] = m.table.hashPacket(&pkts[i])
+		sum += m.table.entries[uint64(hashes[i])&m.table.mask]
+	}
+	var slots [maxBatch]int32
+	for i := range pkts {
+		slots[i] = m.table.lookup(hashes[i])
+		if slots[i] != none {
+			sum += touch(unsafe.Pointer(&m.slot(slots[i]).flow), 0, 2)
+		}
+	}
+	for i := range pkts {
+		if slots[i] == none {
+			continue
+		}
+		f := &m.slot(slots[i]).flow
+		sum += touch(unsafe.Pointer(f), 128*(1+uintptr(f.Direction(&pkts[i]))), 2)
+		if splt := m.splt(slots[i]); f.Packets < uint64(len(splt)) {
+			sum += touch(unsafe.Pointer(&splt[f.Packets]), 0, 1)
 		}
 	}
 	m.touched += sum
@@ -204,7 +239,7 @@ func (m *Meter) MeterBatch(pkts []decode.Packet, times, seqs []uint64) error {
 func (m *Meter) IdleCandidates(tick uint64, max int, dst []uint64) (cands []uint64, bound uint64) {
 	for i := m.head; i != none; i = m.slot(i).next {
 		s := m.slot(i)
-		last := s.rec.Bidirectional.LastSeenMS
+		last := s.flow.LastSeenMS
 		if len(dst) == max || tick < last || tick-last < m.cfg.IdleTimeout {
 			return dst, s.created
 		}
@@ -227,13 +262,12 @@ func (m *Meter) ExpireIdle(event, tick, through uint64) error {
 	return nil
 }
 
-// touchSlot loads one word of every cache line of a slot's hot part, so
-// that the lines a packet update writes are in cache by the time it runs.
-func touchSlot(s *slot) uint64 {
+// touch loads one word of each of n cache lines from base+off (64-byte
+// aligned), so that later writes to them find them in cache.
+func touch(base unsafe.Pointer, off uintptr, n int) uint64 {
 	var sum uint64
-	base := unsafe.Pointer(&s.rec)
-	for off := uintptr(0); off+8 <= features.HotSize; off += 64 {
-		sum += *(*uint64)(unsafe.Add(base, off))
+	for k := range uintptr(n) {
+		sum += *(*uint64)(unsafe.Add(base, off+64*k))
 	}
 	return sum
 }
@@ -261,19 +295,19 @@ func (m *Meter) process(p *decode.Packet, t uint64, h uint32) error {
 func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 	i, pos, ok := m.table.find(m, p, h)
 	if ok {
-		r := &m.slot(i).rec
+		f := &m.slot(i).flow
 		reason := int8(none)
 		switch {
-		case t-r.Bidirectional.LastSeenMS >= m.cfg.IdleTimeout:
+		case t-f.LastSeenMS >= m.cfg.IdleTimeout:
 			reason = features.ExpiredIdle
-		case t-r.Bidirectional.FirstSeenMS >= m.cfg.ActiveTimeout:
+		case t-f.FirstSeenMS >= m.cfg.ActiveTimeout:
 			reason = features.ExpiredActive
 		}
 		if reason == none {
 			if m.cfg.LRU {
 				m.touchLRU(i)
 			}
-			m.cfg.Features.Update(r, p, t, r.Direction(p))
+			m.cfg.Features.Update(f, m.splt(i), p, t)
 			if m.dpi != nil {
 				m.dissectNext(i, p, t)
 			}
@@ -286,7 +320,7 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 	}
 	i = m.alloc()
 	s := m.slot(i)
-	m.cfg.Features.Init(&s.rec, p, t)
+	m.cfg.Features.Init(&s.flow, m.splt(i), p, t)
 	if m.dpi != nil {
 		m.dissectFirst(i, p, t)
 	}
@@ -320,25 +354,12 @@ func (m *Meter) alloc() int32 {
 	return i
 }
 
-// newPage adds a page of slots; with SPLT on, it gives every slot its
-// sequences, cut from one allocation per page.
+// newPage adds a page of slots.
 func (m *Meter) newPage() {
-	pg := page{slots: make([]slot, pageSize)}
-	if n := m.cfg.Features.SPLT; n > 0 {
-		dir := make([]int8, pageSize*n)
-		ps := make([]int32, pageSize*n)
-		piat := make([]int64, pageSize*n)
-		for j := range pg.slots {
-			r, lo, hi := &pg.slots[j].rec, j*n, (j+1)*n
-			r.SPLTDirection, r.SPLTPS, r.SPLTPIAT = dir[lo:hi:hi], ps[lo:hi:hi], piat[lo:hi:hi]
-		}
-	}
+	pg := page{slots: make([]slot, pageSize), splt: make([]features.SPLTEntry, pageSize*m.cfg.Features.SPLT)}
 	if m.dpi != nil {
 		pg.diss = make([]dissection, pageSize)
 		pg.l7 = make([]features.L7, pageSize)
-		for j := range pg.slots {
-			pg.slots[j].rec.L7 = &pg.l7[j]
-		}
 	}
 	m.pages = append(m.pages, pg)
 }
@@ -346,13 +367,17 @@ func (m *Meter) newPage() {
 // expire exports the flow in slot i with the given reason and frees it.
 func (m *Meter) expire(i int32, reason int8, phase uint8) error {
 	s := m.slot(i)
-	s.rec.ExpirationID = reason
-	s.rec.Order = features.Order{Event: m.seq, Created: s.created, Phase: phase}
-	s.rec.ExpiredMS = m.tick
+	r := &m.rec
+	m.cfg.Features.Export(&s.flow, m.splt(i), r)
+	r.ExpirationID = reason
+	r.Order = features.Order{Event: m.seq, Created: s.created, Phase: phase}
+	r.ExpiredMS = m.tick
+	r.L7 = nil
 	if m.dpi != nil {
 		m.dissectExpired(i)
+		r.L7 = m.l7(i)
 	}
-	err := m.export(&s.rec)
+	err := m.export(r)
 	m.table.remove(s.hash, i)
 	m.unlink(i)
 	m.free = append(m.free, i)
@@ -403,7 +428,7 @@ func (m *Meter) Advance(now uint64) error {
 // that is not idle or after ScanBudget flows.
 func (m *Meter) idleScan() error {
 	for n := 0; n < ScanBudget && m.head != none; n++ {
-		last := m.slot(m.head).rec.Bidirectional.LastSeenMS
+		last := m.slot(m.head).flow.LastSeenMS
 		if m.tick < last || m.tick-last < m.cfg.IdleTimeout {
 			return nil
 		}

@@ -6,7 +6,6 @@ import (
 	"math/bits"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
-	"github.com/nfstream-go/nfstream/internal/features"
 )
 
 // table indexes flow slots by the direction-agnostic flow key. It is an
@@ -52,17 +51,6 @@ func endpointHash(ip *[16]byte, port uint16, seed uint64) uint64 {
 	return mix(lo^seed, hi^uint64(port)^0x9e3779b97f4a7c15)
 }
 
-// sameFlow reports whether p belongs to the flow of r, in either direction.
-func sameFlow(r *features.Record, p *decode.Packet) bool {
-	if r.Protocol != p.Protocol || r.VlanID != p.VlanID || r.TunnelID != p.TunnelID || r.IPVersion != p.IPVersion {
-		return false
-	}
-	if r.SrcPort == p.SrcPort && r.DstPort == p.DstPort && r.SrcIP == p.SrcIP && r.DstIP == p.DstIP {
-		return true
-	}
-	return r.SrcPort == p.DstPort && r.DstPort == p.SrcPort && r.SrcIP == p.DstIP && r.DstIP == p.SrcIP
-}
-
 // find returns the slot of p's flow, if any, and the entry position where
 // it is or would be inserted.
 func (t *table) find(m *Meter, p *decode.Packet, h uint32) (slot int32, pos uint64, ok bool) {
@@ -74,11 +62,25 @@ func (t *table) find(m *Meter, p *decode.Packet, h uint32) (slot int32, pos uint
 		}
 		if uint32(e>>32) == h {
 			i := int32(uint32(e)) - 1
-			if sameFlow(&m.slot(i).rec, p) {
+			if m.slot(i).flow.Matches(p) {
 				return i, pos, true
 			}
 		}
 		pos = (pos + 1) & t.mask
+	}
+}
+
+// lookup returns the first slot whose entry has hash h, or none: the
+// likely slot of a packet with that hash, found without reading any slot.
+func (t *table) lookup(h uint32) int32 {
+	for pos := uint64(h) & t.mask; ; pos = (pos + 1) & t.mask {
+		e := t.entries[pos]
+		if e == 0 {
+			return none
+		}
+		if uint32(e>>32) == h {
+			return int32(uint32(e)) - 1
+		}
 	}
 }
 

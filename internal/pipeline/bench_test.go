@@ -1,13 +1,10 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -17,47 +14,13 @@ import (
 	"github.com/nfstream-go/nfstream/internal/testgen"
 )
 
-// envInt reads a benchmark size from the environment.
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-// largeCapture returns a capture made by the project's generator, cached in
-// the temporary folder: NFSTREAM_BENCH_PACKETS packets (default 3,000,000)
-// over NFSTREAM_BENCH_FLOWS flows (default 300,000), NFSTREAM_BENCH_CONCURRENT
-// of them exchanging packets at any time, interleaved at random (default a
-// third of the flows).
+// largeCapture returns the benchmarks' large generated capture (see
+// testgen.LargeConfigFromEnv), cached in the temporary folder.
 func largeCapture(b *testing.B) (string, testgen.LargeConfig) {
 	b.Helper()
-	cfg := testgen.LargeConfig{
-		Packets: envInt("NFSTREAM_BENCH_PACKETS", 3_000_000),
-		Flows:   envInt("NFSTREAM_BENCH_FLOWS", 300_000),
-	}
-	cfg.Concurrent = envInt("NFSTREAM_BENCH_CONCURRENT", cfg.Flows/3)
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("nfstream-bench-%d-%d-%d.pcap", cfg.Packets, cfg.Flows, cfg.Concurrent))
-	if _, err := os.Stat(path); err == nil {
-		return path, cfg // made by an earlier run: the generator is deterministic
-	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	cfg := testgen.LargeConfigFromEnv()
+	path, err := testgen.LargeFile(os.TempDir(), cfg)
 	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	_, err = testgen.WriteLarge(w, cfg)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
 		b.Fatal(err)
 	}
 	return path, cfg

@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -391,4 +394,57 @@ func fold(s uint32) uint16 {
 		s = s&0xffff + s>>16
 	}
 	return uint16(s)
+}
+
+// LargeFile returns the path of the capture WriteLarge makes for cfg in
+// dir, writing it first unless an earlier call did (the output depends only
+// on cfg, so a file of that name is that capture). Benchmarks share it
+// across runs this way.
+func LargeFile(dir string, cfg LargeConfig) (string, error) {
+	if err := cfg.Validate(); err != nil {
+		return "", err
+	}
+	c := cfg.withDefaults()
+	path := filepath.Join(dir, fmt.Sprintf("nfstream-bench-%d-%d-%d-%d-%d.pcap", c.Packets, c.Flows, c.Concurrent, c.PacketsPerSecond, c.Seed))
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	tmp, err := os.CreateTemp(dir, ".nfstream-bench-*.pcap")
+	if err != nil {
+		return "", err
+	}
+	_, err = WriteLarge(tmp, cfg)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return path, nil
+}
+
+// LargeConfigFromEnv is the benchmarks' large capture: NFSTREAM_BENCH_PACKETS
+// packets (default 3,000,000) over NFSTREAM_BENCH_FLOWS flows (default
+// 300,000), NFSTREAM_BENCH_CONCURRENT of them exchanging packets at any time,
+// interleaved at random (default a third of the flows).
+func LargeConfigFromEnv() LargeConfig {
+	cfg := LargeConfig{
+		Packets: envInt("NFSTREAM_BENCH_PACKETS", 3_000_000),
+		Flows:   envInt("NFSTREAM_BENCH_FLOWS", 300_000),
+	}
+	cfg.Concurrent = envInt("NFSTREAM_BENCH_CONCURRENT", cfg.Flows/3)
+	return cfg
+}
+
+// envInt reads a positive integer from the environment, def when unset or
+// not one.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
