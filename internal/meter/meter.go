@@ -161,20 +161,21 @@ func (m *Meter) Process(p *decode.Packet, t uint64) error {
 }
 
 // ProcessBatch meters packets in order, pkts[i] captured at times[i]; it
-// gives the same result as calling Process for each. Before metering it
-// touches the table entries and flow slots the batch will need, in loops
-// whose loads do not depend on each other, so the processor waits for
-// those cache misses in parallel instead of one packet at a time.
+// gives the same result as calling Process for each. It works through them
+// maxBatch at a time: before metering a chunk it loads the table entries
+// and flow lines the chunk will touch (prefetchBatch), so the processor
+// waits for those cache misses in parallel instead of one packet at a time.
 func (m *Meter) ProcessBatch(pkts []decode.Packet, times []uint64) error {
 	var hashes [maxBatch]uint32
-	if len(pkts) > maxBatch {
-		pkts, times = pkts[:maxBatch], times[:maxBatch]
-	}
-	m.prefetchBatch(pkts, hashes[:len(pkts)])
-	for i := range pkts {
-		if err := m.process(&pkts[i], times[i], hashes[i]); err != nil {
-			return err
+	for len(pkts) > 0 {
+		n := min(len(pkts), maxBatch)
+		m.prefetchBatch(pkts[:n], hashes[:n])
+		for i := range n {
+			if err := m.process(&pkts[i], times[i], hashes[i]); err != nil {
+				return err
+			}
 		}
+		pkts, times = pkts[n:], times[n:]
 	}
 	return nil
 }
@@ -217,17 +218,18 @@ func (m *Meter) prefetchBatch(pkts []decode.Packet, hashes []uint32) {
 // idle scans across all meters (see IdleCandidates and ExpireIdle).
 func (m *Meter) MeterBatch(pkts []decode.Packet, times, seqs []uint64) error {
 	var hashes [maxBatch]uint32
-	if len(pkts) > maxBatch {
-		pkts, times, seqs = pkts[:maxBatch], times[:maxBatch], seqs[:maxBatch]
-	}
-	m.prefetchBatch(pkts, hashes[:len(pkts)])
-	for i := range pkts {
-		m.advance(times[i])
-		m.processed++
-		m.seq = seqs[i]
-		if err := m.consume(&pkts[i], times[i], hashes[i]); err != nil {
-			return err
+	for len(pkts) > 0 {
+		n := min(len(pkts), maxBatch)
+		m.prefetchBatch(pkts[:n], hashes[:n])
+		for i := range n {
+			m.advance(times[i])
+			m.processed++
+			m.seq = seqs[i]
+			if err := m.consume(&pkts[i], times[i], hashes[i]); err != nil {
+				return err
+			}
 		}
+		pkts, times, seqs = pkts[n:], times[n:], seqs[n:]
 	}
 	return nil
 }
@@ -272,7 +274,8 @@ func touch(base unsafe.Pointer, off uintptr, n int) uint64 {
 	return sum
 }
 
-// maxBatch is the largest batch ProcessBatch meters at once.
+// maxBatch is how many packets ProcessBatch and MeterBatch prefetch for at
+// once: enough misses to overlap, few enough lines to stay in L1.
 const maxBatch = 64
 
 func (m *Meter) process(p *decode.Packet, t uint64, h uint32) error {

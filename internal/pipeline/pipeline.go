@@ -113,9 +113,14 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 }
 
 // batchSize is how many decoded packets travel together from the reader to
-// the meter; inFlight how many batches circulate between them.
+// the meter; inFlight how many batches circulate between them. Batches are
+// large so that the reader and the meter hand over rarely: each hand-over
+// may wake a thread, and where the two goroutines end up sharing one core
+// (a busy or small machine) every switch between them costs more than the
+// packets it moves. 1024 packets ran the benchmark as fast as reading and
+// metering in one goroutine on such a machine, where 64 were 25% slower.
 const (
-	batchSize = 64
+	batchSize = 1024
 	inFlight  = 4
 )
 
