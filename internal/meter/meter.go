@@ -38,19 +38,23 @@ type Config struct {
 type ExportFunc func(r *features.Record) error
 
 // slot is one entry of the flow table, linked in creation order (in
-// least-recently-seen order with Config.LRU). Its size is a multiple of 64
-// bytes, so every flow starts on a cache line (see features.Flow).
+// least-recently-seen order with Config.LRU). In a page, each slot is
+// followed by the flow's Config.Features.SPLT entries, and the pair is
+// padded to a multiple of 64 bytes, so every flow starts on a cache line
+// (see features.Flow) and its SPLT entries sit beside it.
 type slot struct {
 	flow       features.Flow
 	created    uint64 // index of the flow's first packet
 	hash       uint32
 	prev, next int32
-	_          [slotPad]byte
 }
 
-const slotPad = (64 - (unsafe.Sizeof(features.Flow{})+20)%64) % 64
-
-var _ [0]struct{} = [unsafe.Sizeof(slot{}) % 64]struct{}{}
+// slotStride is the distance between slots in a page with n SPLT entries
+// per flow.
+func slotStride(n int) uintptr {
+	size := unsafe.Sizeof(slot{}) + uintptr(n)*unsafe.Sizeof(features.SPLTEntry{})
+	return (size + 63) &^ 63
+}
 
 const none = -1
 
@@ -59,24 +63,27 @@ const (
 	pageSize = 1 << pageBits
 )
 
-// page holds pageSize flow slots, their SPLT entries (Config.Features.SPLT
-// per slot) and, with dissection on, their nDPI state and L7 values, kept
-// apart so a run without dissection does not carry them. Slots and SPLT
-// entries hold no pointers, so the garbage collector does not scan them.
+// page holds pageSize flow slots with their SPLT entries and, with
+// dissection on, their nDPI state and L7 values, kept apart so a run
+// without dissection does not carry them. The slots' memory holds no
+// pointers, so the garbage collector does not scan it.
 type page struct {
-	slots []slot
-	splt  []features.SPLTEntry
-	diss  []dissection
-	l7    []features.L7
+	mem  []byte // pageSize slots of slotStride bytes
+	diss []dissection
+	l7   []features.L7
 }
 
-func (m *Meter) slot(i int32) *slot { return &m.pages[i>>pageBits].slots[i&(pageSize-1)] }
+func (m *Meter) slot(i int32) *slot {
+	mem := m.pages[i>>pageBits].mem
+	off := uintptr(i&(pageSize-1)) * m.stride
+	_ = mem[off+m.stride-1]
+	return (*slot)(unsafe.Pointer(&mem[off]))
+}
 
 // splt returns the SPLT entries of slot i (empty without SPLT).
 func (m *Meter) splt(i int32) []features.SPLTEntry {
-	n := int32(m.cfg.Features.SPLT)
-	lo := (i & (pageSize - 1)) * n
-	return m.pages[i>>pageBits].splt[lo : lo+n : lo+n]
+	p := unsafe.Add(unsafe.Pointer(m.slot(i)), unsafe.Sizeof(slot{}))
+	return unsafe.Slice((*features.SPLTEntry)(p), m.cfg.Features.SPLT)
 }
 
 func (m *Meter) diss(i int32) *dissection { return &m.pages[i>>pageBits].diss[i&(pageSize-1)] }
@@ -92,7 +99,8 @@ type Meter struct {
 	table table
 	// slots holds the flows in pages of pageSize, so growing never moves a
 	// flow and never copies the table's memory.
-	pages []page
+	pages  []page
+	stride uintptr // bytes per slot in a page (slotStride)
 	nslot int32
 	free  []int32
 	// head and tail of the list of flows: oldest first (creation order, or
@@ -113,7 +121,7 @@ type Meter struct {
 // With dissection on it creates the meter's own nDPI detection module, and
 // fails when nDPI is unavailable. Release the meter with Close.
 func New(cfg Config, export ExportFunc) (*Meter, error) {
-	m := &Meter{cfg: cfg, export: export, table: newTable(), head: none, tail: none}
+	m := &Meter{cfg: cfg, export: export, table: newTable(), head: none, tail: none, stride: slotStride(cfg.Features.SPLT)}
 	if n := cfg.Features.SPLT; n > 0 {
 		m.rec.SPLTDirection, m.rec.SPLTPS, m.rec.SPLTPIAT = make([]int8, n), make([]int32, n), make([]int64, n)
 	}
@@ -186,10 +194,12 @@ func (m *Meter) ProcessBatch(pkts []decode.Packet, times []uint64) error {
 // direction and its SPLT entry. Each stage is a loop whose loads do not
 // depend on each other, so the cache misses overlap.
 func (m *Meter) prefetchBatch(pkts []decode.Packet, hashes []uint32) {
-	var sum uint64
 	for i := range pkts {
 		hashes[i] = m.table.hashPacket(&pkts[i])
-		sum += m.table.entries[uint64(hashes[i])&m.table.mask]
+	}
+	var sum uint64
+	for _, h := range hashes {
+		sum += m.table.entries[uint64(h)&m.table.mask]
 	}
 	var slots [maxBatch]int32
 	for i := range pkts {
@@ -359,7 +369,11 @@ func (m *Meter) alloc() int32 {
 
 // newPage adds a page of slots.
 func (m *Meter) newPage() {
-	pg := page{slots: make([]slot, pageSize), splt: make([]features.SPLTEntry, pageSize*m.cfg.Features.SPLT)}
+	// Slots start on cache lines: the memory is cut at a 64-byte boundary.
+	size := pageSize * int(m.stride)
+	mem := make([]byte, size+63)
+	off := int(-uintptr(unsafe.Pointer(&mem[0])) & 63)
+	pg := page{mem: mem[off : off+size : off+size]}
 	if m.dpi != nil {
 		pg.diss = make([]dissection, pageSize)
 		pg.l7 = make([]features.L7, pageSize)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
 	"github.com/nfstream-go/nfstream/internal/features"
@@ -175,5 +176,32 @@ func TestLRUScan(t *testing.T) {
 	}
 	if len(order) != 3 || order[2] != 0 || m.ActiveFlows() != 0 {
 		t.Errorf("after Advance: exported %v, %d active; want A exported too", order, m.ActiveFlows())
+	}
+}
+
+// TestSlotsOnCacheLines checks the layout features.Flow is designed for:
+// every flow starts on a 64-byte boundary, with its SPLT entries after its
+// slot and before the next slot, whatever the SPLT length.
+func TestSlotsOnCacheLines(t *testing.T) {
+	for _, n := range []int{0, 1, 10, 33} {
+		cfg := config()
+		cfg.Features.SPLT = n
+		m := mustNew(cfg, func(*features.Record) error { return nil })
+		pkts := synthetic(2 * (pageSize + 10))
+		for i := 0; i < len(pkts); i += 2 {
+			m.Process(&pkts[i], 0)
+		}
+		for i := int32(0); i < m.nslot; i++ {
+			s := uintptr(unsafe.Pointer(m.slot(i)))
+			if s%64 != 0 {
+				t.Fatalf("splt %d: slot %d at %#x, not on a cache line", n, i, s)
+			}
+			if sp := m.splt(i); n > 0 {
+				lo, hi := uintptr(unsafe.Pointer(&sp[0])), uintptr(unsafe.Pointer(&sp[n-1]))+unsafe.Sizeof(sp[0])
+				if lo < s+unsafe.Sizeof(slot{}) || hi > s+m.stride {
+					t.Fatalf("splt %d: slot %d's entries at [%#x, %#x) overlap its slot [%#x, %#x) or the next", n, i, lo, hi, s, s+unsafe.Sizeof(slot{}))
+				}
+			}
+		}
 	}
 }
