@@ -383,6 +383,13 @@ func (m *Meter) newPage() {
 
 // expire exports the flow in slot i with the given reason and frees it.
 func (m *Meter) expire(i int32, reason int8, phase uint8) error {
+	err := m.exportSlot(i, reason, phase)
+	m.release(i)
+	return err
+}
+
+// exportSlot hands the flow in slot i to the export function.
+func (m *Meter) exportSlot(i int32, reason int8, phase uint8) error {
 	s := m.slot(i)
 	r := &m.rec
 	m.cfg.Features.Export(&s.flow, m.splt(i), r)
@@ -394,11 +401,14 @@ func (m *Meter) expire(i int32, reason int8, phase uint8) error {
 		m.dissectExpired(i)
 		r.L7 = m.l7(i)
 	}
-	err := m.export(r)
-	m.table.remove(s.hash, i)
+	return m.export(r)
+}
+
+// release frees slot i: out of the table and the list.
+func (m *Meter) release(i int32) {
+	m.table.remove(m.slot(i).hash, i)
 	m.unlink(i)
 	m.free = append(m.free, i)
-	return err
 }
 
 // touchLRU moves slot i to the tail of the list (most recently seen).
@@ -466,10 +476,19 @@ func (m *Meter) Flush() error {
 func (m *Meter) FlushAt(tick uint64) error {
 	m.advance(tick)
 	m.seq = 1<<64 - 1
-	for m.head != none {
-		if err := m.expire(m.head, features.ExpiredIdle, features.PhaseEnd); err != nil {
+	// Every flow goes, so the table is emptied at once at the end rather
+	// than entry by entry (a cache miss each on a large table).
+	for i := m.head; i != none; i = m.slot(i).next {
+		if err := m.exportSlot(i, features.ExpiredIdle, features.PhaseEnd); err != nil {
+			for m.head != i {
+				m.release(m.head)
+			}
+			m.release(i)
 			return err
 		}
 	}
+	m.table.clear()
+	m.head, m.tail = none, none
+	m.nslot, m.free = 0, m.free[:0]
 	return nil
 }

@@ -2,7 +2,9 @@ package meter
 
 import (
 	"encoding/binary"
+	"errors"
 	"runtime"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -203,5 +205,53 @@ func TestSlotsOnCacheLines(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestFlushAfterExportError checks the end-of-capture flush, which empties
+// the table at once: when an export fails part way, the flows exported so
+// far and the failing one are gone, and the rest are still there, each
+// found by its packets and flushed once later.
+func TestFlushAfterExportError(t *testing.T) {
+	pkts := synthetic(20) // 10 flows
+	var got []uint32
+	fail := 3
+	m := mustNew(config(), func(r *features.Record) error {
+		got = append(got, binary.BigEndian.Uint32(r.SrcIP[:4])&0xffff)
+		if len(got) == fail {
+			return errors.New("disk full")
+		}
+		return nil
+	})
+	for i := 0; i < len(pkts); i += 2 {
+		m.Process(&pkts[i], 0)
+	}
+	if err := m.Flush(); err == nil || len(got) != 3 {
+		t.Fatalf("flush: %v after %d flows, want the export error after 3", err, len(got))
+	}
+	if m.ActiveFlows() != 7 {
+		t.Fatalf("%d flows left after the failed flush, want 7", m.ActiveFlows())
+	}
+	fail = 0
+	m.Process(&pkts[7], 1) // flow 3's reply: updates the flow still in the table
+	m.Process(&pkts[0], 1) // flow 0 was exported: a new flow
+	if m.ActiveFlows() != 8 {
+		t.Fatalf("%d flows after two more packets, want 8", m.ActiveFlows())
+	}
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := []uint32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0}
+	if !slices.Equal(got, want) {
+		t.Errorf("exported flows %v, want %v", got, want)
+	}
+	if m.ActiveFlows() != 0 {
+		t.Errorf("%d flows left after flush", m.ActiveFlows())
+	}
+	// The emptied meter takes new flows.
+	m.Process(&pkts[4], 2)
+	m.Process(&pkts[5], 2)
+	if m.ActiveFlows() != 1 {
+		t.Errorf("%d flows after one flow's two packets, want 1", m.ActiveFlows())
 	}
 }

@@ -109,6 +109,12 @@ func (t *table) grow() {
 	}
 }
 
+// clear removes every entry.
+func (t *table) clear() {
+	clear(t.entries)
+	t.n = 0
+}
+
 // remove deletes the entry for slot i, whose flow hashed to h.
 func (t *table) remove(h uint32, i int32) {
 	want := uint64(h)<<32 | uint64(uint32(i)+1)
