@@ -17,6 +17,17 @@
 //     the kernel drops none: first as fast as the sender can go, then, if
 //     that lost frames, a bisection over paced rates below it.
 //
-// It reports each rate and its ratio to the sender's maximum. Run it as
-// root with scripts/bench-live, which builds nfstream and passes it in.
+// It reports each rate and its ratio to the sender's maximum (the better
+// of a measurement before and one after the searches). Run it as root with
+// scripts/bench-live, which builds nfstream, passes it in and runs the
+// benchmark in both set-ups:
+//
+//   - as the pair comes: B's receive path, and with it the kernel's copy of
+//     every frame into the capture's ring, runs on the sender's thread. The
+//     ratio then measures what any capture costs the sender (tcpdump's
+//     reference ratio is as low as nfstream's);
+//   - with -rps: the sender pinned to CPU 0 and B's receive processing
+//     steered to the other CPUs by receive packet steering, as on a sensor
+//     whose NIC interrupts a core other than the traffic source's. The
+//     ratio then measures whether nfstream keeps up with the sender.
 package benchlive

@@ -30,6 +30,7 @@ var (
 	stepsFlag    = flag.Int("steps", 6, "bisection steps of each zero-drop search")
 	flowsFlag    = flag.Int("flows", 1024, "distinct 5-tuples the sender cycles through")
 	frameFlag    = flag.Int("frame", 64, "length of each frame on the wire, in bytes (at least 42)")
+	rpsFlag      = flag.Bool("rps", false, "pin the sender to CPU 0 and steer B's receive processing (and so the capture's kernel work) to the other CPUs with RPS, as a NIC interrupting another core would")
 )
 
 // BenchmarkLiveVeth measures the sender's maximum rate into a veth pair
@@ -86,10 +87,17 @@ func BenchmarkLiveVeth(b *testing.B) {
 		best[i] = v.zeroDropRate(b, s, bin, meters, maxRate)
 	}
 	b.Logf("sender alone again, after the searches:")
-	v.senderAlone(b, s)
+	// The sender's own rate drifts by 10-30% on a shared machine: its
+	// maximum is the better of the two measurements, so drift lowers the
+	// ratios rather than raising them.
+	maxRate = max(maxRate, v.senderAlone(b, s).arrivedRate)
 
-	b.Logf("RESULT sender max %.0f frames/s; nfstream zero-drop: 1 meter %.0f frames/s (ratio %.2f), 2 meters %.0f frames/s (ratio %.2f); %v in all",
-		maxRate, best[0], best[0]/maxRate, best[1], best[1]/maxRate, time.Since(start).Round(time.Second))
+	setup := "receive processing on the sender's CPU"
+	if *rpsFlag {
+		setup = "sender on CPU 0, receive processing steered to the others (RPS)"
+	}
+	b.Logf("RESULT %s: sender max %.0f frames/s; nfstream zero-drop: 1 meter %.0f frames/s (ratio %.2f), 2 meters %.0f frames/s (ratio %.2f); %v in all",
+		setup, maxRate, best[0], best[0]/maxRate, best[1], best[1]/maxRate, time.Since(start).Round(time.Second))
 	if reference > 0 {
 		b.Logf("RESULT reference: the sender reaches %.0f frames/s (%.2f of its maximum) while tcpdump captures; nfstream's zero-drop rates are %.2f and %.2f of that",
 			reference, reference/maxRate, best[0]/reference, best[1]/reference)
@@ -148,6 +156,10 @@ func newVeth(b *testing.B, ip string) *veth {
 		v.run(b, "-n", e.ns, "addr", "add", e.addr.String()+"/24", "dev", e.dev)
 		v.run(b, "-n", e.ns, "link", "set", e.dev, "up")
 		v.run(b, "-n", e.ns, "neigh", "add", e.peer.String(), "lladdr", e.peerMAC.String(), "dev", e.dev, "nud", "permanent")
+	}
+	if *rpsFlag && runtime.NumCPU() > 1 {
+		mask := fmt.Sprintf("%x", (uint64(1)<<min(runtime.NumCPU(), 64)-1)&^1)
+		v.run(b, "netns", "exec", v.nsB, "sh", "-c", "echo "+mask+" > /sys/class/net/"+v.ifB+"/queues/rx-0/rps_cpus")
 	}
 	v.ifindexB = strings.TrimSpace(v.output(b, "netns", "exec", v.nsB, "cat", "/sys/class/net/"+v.ifB+"/ifindex"))
 	return v
@@ -267,6 +279,14 @@ func startSender(v *veth, frames [][]byte) (*sender, error) {
 		if err != nil {
 			ready <- err
 			return nil
+		}
+		if *rpsFlag {
+			var cpus unix.CPUSet
+			cpus.Set(0)
+			if err := unix.SchedSetaffinity(0, &cpus); err != nil {
+				ready <- err
+				return nil
+			}
 		}
 		// Protocol 0: the socket receives nothing.
 		c, err := packet.Listen(ifi, packet.Raw, 0, nil)
