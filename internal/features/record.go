@@ -2,7 +2,6 @@ package features
 
 import (
 	"math"
-	"slices"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
 )
@@ -193,15 +192,26 @@ type L7 struct {
 // Clone returns a copy of r that shares no memory with it (the meter
 // reuses a record's sequences and L7 storage for later flows).
 func (r *Record) Clone() Record {
-	cp := *r
-	cp.SPLTDirection = slices.Clone(r.SPLTDirection)
-	cp.SPLTPS = slices.Clone(r.SPLTPS)
-	cp.SPLTPIAT = slices.Clone(r.SPLTPIAT)
-	if r.L7 != nil {
-		l7 := *r.L7
-		cp.L7 = &l7
-	}
+	var cp Record
+	cp.CopyFrom(r)
 	return cp
+}
+
+// CopyFrom makes r a copy of src that shares no memory with it, reusing
+// r's own sequences and L7 storage where they are large enough.
+func (r *Record) CopyFrom(src *Record) {
+	dir, ps, piat, l7 := r.SPLTDirection, r.SPLTPS, r.SPLTPIAT, r.L7
+	*r = *src
+	r.SPLTDirection = append(dir[:0], src.SPLTDirection...)
+	r.SPLTPS = append(ps[:0], src.SPLTPS...)
+	r.SPLTPIAT = append(piat[:0], src.SPLTPIAT...)
+	if src.L7 != nil {
+		if l7 == nil {
+			l7 = new(L7)
+		}
+		*l7 = *src.L7
+		r.L7 = l7
+	}
 }
 
 // noL7 stands for the L7 values of a record metered without dissection.

@@ -101,8 +101,8 @@ type Meter struct {
 	// flow and never copies the table's memory.
 	pages  []page
 	stride uintptr // bytes per slot in a page (slotStride)
-	nslot int32
-	free  []int32
+	nslot  int32
+	free   []int32
 	// head and tail of the list of flows: oldest first (creation order, or
 	// least recently seen with Config.LRU).
 	head, tail int32

@@ -136,6 +136,9 @@ type outbox struct {
 // holding every remaining flow of every meter at once.
 const endChunk = 4096
 
+// usedBoxes is how many written outboxes a meter keeps for reuse.
+const usedBoxes = 4
+
 // shardedMeter runs one meter of the sharded path. Its channels to the
 // coordinator are its own, so each round's messages cannot mix with the
 // next round's.
@@ -144,17 +147,32 @@ type shardedMeter struct {
 	rounds  chan roundMsg
 	replies chan uint64
 	outs    chan outbox
-	q       *queue
-	out     outbox
-	keep    bool
-	cands   []uint64
+	// used takes outboxes back from the coordinator once written, so their
+	// records (and the records' sequences) serve again.
+	used  chan outbox
+	q     *queue
+	out   outbox
+	keep  bool
+	cands []uint64
 	// While flushing, full outboxes go to the coordinator at once.
 	flushing bool
 	stop     <-chan struct{}
 }
 
 func (sm *shardedMeter) export(r *features.Record) error {
-	sm.out.recs = append(sm.out.recs, r.Clone())
+	if sm.out.recs == nil {
+		select {
+		case box := <-sm.used:
+			sm.out.recs = box.recs[:0]
+		default:
+		}
+	}
+	if n := len(sm.out.recs); n < cap(sm.out.recs) {
+		sm.out.recs = sm.out.recs[:n+1]
+		sm.out.recs[n].CopyFrom(r)
+	} else {
+		sm.out.recs = append(sm.out.recs, r.Clone())
+	}
 	if sm.flushing && len(sm.out.recs) == endChunk {
 		return sm.send(false)
 	}
@@ -227,6 +245,17 @@ func (sm *shardedMeter) round(b *batch) error {
 	return sm.send(true)
 }
 
+// reuse hands a written outbox back to the meter, unless it keeps enough.
+func (sm *shardedMeter) reuse(box outbox) {
+	if cap(box.recs) == 0 {
+		return
+	}
+	select {
+	case sm.used <- box:
+	default:
+	}
+}
+
 // none is the reply for a meter none of whose flows the scan expires.
 const none = 1<<64 - 1
 
@@ -240,7 +269,7 @@ func meterSharded(ctx context.Context, cfg *Config, open func(string) (capture.S
 	sh := &sharder{qs: make([]*queue, n), cur: make([]*batch, n), keepBytes: keep}
 	for k := range meters {
 		sm := &shardedMeter{q: newQueue(inFlight), keep: keep, stop: stop,
-			rounds: make(chan roundMsg), replies: make(chan uint64), outs: make(chan outbox)}
+			rounds: make(chan roundMsg), replies: make(chan uint64), outs: make(chan outbox), used: make(chan outbox, usedBoxes)}
 		m, err := meter.New(cfg.Meter, sm.export)
 		if err != nil {
 			for _, prev := range meters[:k] {
@@ -356,10 +385,16 @@ func mergeWrite(meters []*shardedMeter, write func(*features.Record) error) erro
 	for k, sm := range meters {
 		boxes[k] = <-sm.outs
 	}
+	defer func() {
+		for k, box := range boxes {
+			meters[k].reuse(box)
+		}
+	}()
 	for {
 		best := -1
 		for k := range boxes {
 			for pos[k] == len(boxes[k].recs) && !boxes[k].last {
+				meters[k].reuse(boxes[k])
 				boxes[k], pos[k] = <-meters[k].outs, 0
 			}
 			if pos[k] < len(boxes[k].recs) && (best < 0 || boxes[k].recs[pos[k]].Order.Less(boxes[best].recs[pos[best]].Order)) {
