@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -45,6 +46,39 @@ func readAll(b *testing.B, path string) uint64 {
 		}
 		n++
 	}
+}
+
+// parallelism measures how many cores the machine gives this process now:
+// the throughput of a CPU-bound loop run in NumCPU goroutines over the
+// same loop in one. On a shared machine it can be well below NumCPU, and
+// then a pipeline of several goroutines, or several meters, cannot run
+// faster than their summed work; reported beside the rates to read them.
+func parallelism() float64 {
+	spin := func(n int) uint64 {
+		x := uint64(1)
+		for range n {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		return x
+	}
+	const n = 100_000_000
+	start := time.Now()
+	sink := spin(n)
+	one := time.Since(start)
+	g := runtime.NumCPU()
+	results := make(chan uint64, g)
+	start = time.Now()
+	for range g {
+		go func() { results <- spin(n) }()
+	}
+	for range g {
+		sink += <-results
+	}
+	all := time.Since(start)
+	if sink == 0 { // never: keeps the loops from being optimised away
+		return 0
+	}
+	return float64(g) * one.Seconds() / all.Seconds()
 }
 
 // countSink counts flows and writes nothing: it isolates the meter from
@@ -92,6 +126,7 @@ func BenchmarkThroughput(b *testing.B) {
 	b.ReportMetric(meterRate/readRate, "meter-ratio")
 	b.ReportMetric(csvRate, "csv-pkts/s")
 	b.ReportMetric(csvRate/readRate, "csv-ratio")
+	b.ReportMetric(parallelism(), "cores")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -124,5 +159,6 @@ func BenchmarkMeters(b *testing.B) {
 			b.ReportMetric(elapsed[0].Seconds()/elapsed[j].Seconds(), fmt.Sprintf("speedup%d", n))
 		}
 	}
+	b.ReportMetric(parallelism(), "cores")
 	b.ReportMetric(0, "ns/op")
 }
