@@ -25,7 +25,10 @@
 // slots with a free list, linked in creation order by index, and SPLT
 // entries live in slabs indexed by flow slot; neither holds pointers, so
 // the garbage collector does not scan them. With hundreds of thousands of
-// flows nearly every packet's flow is out of cache: ProcessBatch loads the
-// lines a batch will touch in stages whose loads do not depend on each
-// other, so the misses overlap (see features.Flow for the layout).
+// flows nearly every packet's flow is out of cache: ProcessBatch and
+// MeterBatch prefetch the lines the next packets will touch, in three
+// steps a few packets apart, while they meter the current ones (see
+// features.Flow for the layout). On amd64 this uses the PREFETCHT0
+// instruction (prefetch_amd64.s); elsewhere there is no prefetch and the
+// packet path waits for each miss.
 package meter

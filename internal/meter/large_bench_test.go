@@ -26,8 +26,8 @@ func BenchmarkLargeCapture(b *testing.B) {
 	for range b.N {
 		flows = 0
 		m := mustNew(config(), func(*features.Record) error { flows++; return nil })
-		for i := 0; i < len(pkts); i += maxBatch {
-			j := min(i+maxBatch, len(pkts))
+		for i := 0; i < len(pkts); i += 1024 { // the pipeline's batches
+			j := min(i+1024, len(pkts))
 			if err := m.ProcessBatch(pkts[i:j], times[i:j]); err != nil {
 				b.Fatal(err)
 			}
