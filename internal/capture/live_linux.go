@@ -348,6 +348,13 @@ func (l *Live) skip() {
 	l.left--
 }
 
+// fanoutArg is PACKET_FANOUT's 32-bit argument, mode and flags in the upper
+// half and the group id in the lower, as the int setsockopt takes on any
+// word size (the flags set its sign bit).
+func fanoutArg(mode, id int) int {
+	return int(int32(uint32(mode)<<16 | uint32(id)))
+}
+
 // joinFanout puts every socket in one new fanout group. The kernel picks
 // an unused group id (PACKET_FANOUT_FLAG_UNIQUEID, Linux 4.4) so two
 // captures can never share a group by accident; older kernels get an id
@@ -356,7 +363,7 @@ func joinFanout(lives []*Live) error {
 	const mode = unix.PACKET_FANOUT_HASH | unix.PACKET_FANOUT_FLAG_DEFRAG
 	var id int
 	err := lives[0].control(func(fd int) error {
-		err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, (mode|unix.PACKET_FANOUT_FLAG_UNIQUEID)<<16)
+		err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, fanoutArg(mode|unix.PACKET_FANOUT_FLAG_UNIQUEID, 0))
 		if err == nil {
 			v, gerr := unix.GetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
 			id = v & 0xffff
@@ -366,14 +373,14 @@ func joinFanout(lives []*Live) error {
 			return err
 		}
 		id = (os.Getpid() + int(liveFanoutGroups.Add(1)) - 1) & 0xffff
-		return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, mode<<16|id)
+		return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, fanoutArg(mode, id))
 	})
 	if err != nil {
 		return fmt.Errorf("fanout group: %w", err)
 	}
 	for _, l := range lives[1:] {
 		if err := l.control(func(fd int) error {
-			return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, mode<<16|id)
+			return unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, fanoutArg(mode, id))
 		}); err != nil {
 			return fmt.Errorf("fanout group %d: %w", id, err)
 		}

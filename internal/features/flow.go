@@ -45,14 +45,18 @@ type Flow struct {
 }
 
 // flowDirection is one direction of a Flow: 128 bytes, one aligned pair of
-// cache lines.
+// cache lines, on any word size.
 type flowDirection struct {
+	directionCounters
+	_ [128 - unsafe.Sizeof(directionCounters{})]byte
+}
+
+type directionCounters struct {
 	FirstSeenMS, LastSeenMS uint64
 	Packets, Bytes          uint64
 	ps                      Running[uint16]
 	piat                    Running[uint64]
 	flags                   [numFlags]uint32
-	_                       [8]byte
 }
 
 // FlowHotSize is the size of the part of a Flow that packets update.
