@@ -134,6 +134,53 @@ type state struct {
 // Decode parses one record of the given link type into p. It reports false
 // when NFStream would ignore the record (counted as ignored, not metered).
 func (d *Decoder) Decode(link capture.LinkType, data []byte, wireLen uint32, p *Packet) bool {
+	if link == capture.LinkEthernet {
+		if ok, done := d.ethernetIPv4(data, wireLen, p); done {
+			return ok
+		}
+	}
+	return d.decode(link, data, wireLen, p)
+}
+
+// ethernetIPv4 decodes the most common record, an untagged Ethernet frame
+// carrying IPv4 that is neither IP-in-IP nor a tunnel, by the steps the
+// general path takes for it, without its link-layer and encapsulation
+// checks. done is false for any other record (the general path decodes
+// it). FuzzFastPath checks that both paths agree on every record.
+func (d *Decoder) ethernetIPv4(data []byte, wireLen uint32, p *Packet) (ok, done bool) {
+	const iph = 14
+	if len(data) < iph+ipv4HeaderLen || binary.BigEndian.Uint16(data[12:14]) != etherTypeIPv4 || data[iph]>>4 != 4 {
+		return false, false
+	}
+	proto := data[iph+9]
+	if proto == protoIPv6 || proto == protoIPIP {
+		return false, false
+	}
+	if binary.BigEndian.Uint16(data[iph+6:iph+8])&0x1fff != 0 {
+		return false, true // a later fragment: ignored
+	}
+	if d.DecodeTunnels && proto == protoUDP {
+		udp := iph + int(data[iph]&0x0f)*4
+		if len(data) < udp+udpHeaderLen {
+			return false, true
+		}
+		for _, port := range [2]uint16{binary.BigEndian.Uint16(data[udp : udp+2]), binary.BigEndian.Uint16(data[udp+2 : udp+4])} {
+			if port == portGTPU || port == portTZSP || port == portCAPWAPData {
+				return false, false
+			}
+		}
+	}
+	copy(p.DstMAC[:], data[0:6])
+	copy(p.SrcMAC[:], data[6:12])
+	p.RawSize = uint16(wireLen)
+	p.TunnelID = 0
+	p.VlanID = 0
+	s := state{pkt: data, caplen: len(data)}
+	return s.ipv4(iph, uint16(len(data)-iph), p), true
+}
+
+// decode is the general path of Decode: NFStream's packet_process.
+func (d *Decoder) decode(link capture.LinkType, data []byte, wireLen uint32, p *Packet) bool {
 	s := state{pkt: data, caplen: len(data)}
 	p.SrcMAC = [6]byte{}
 	p.DstMAC = [6]byte{}

@@ -3,6 +3,7 @@ package decode
 import (
 	"io"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
@@ -42,6 +43,57 @@ func FuzzDecode(f *testing.F) {
 			}
 			if p.IPVersion != 4 && p.IPVersion != 6 {
 				t.Fatalf("ip version %d", p.IPVersion)
+			}
+		}
+	})
+}
+
+// FuzzFastPath checks Decode's shortcut for untagged Ethernet IPv4 against
+// the general path it stands for: on every record both give the same
+// verdict and, for a metered packet, the same fields. Seeds are Ethernet
+// IPv4 frames of every kind the shortcut must take or leave to the general
+// path (fragments, options, IP-in-IP, tunnel ports, short captures).
+func FuzzFastPath(f *testing.F) {
+	for _, s := range []string{vlanSYN, gtpICMP} {
+		f.Add(true, frameHex(f, s))
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "*.pcap*"))
+	for _, name := range files {
+		src, err := capture.Open(name)
+		if err != nil {
+			continue
+		}
+		var pkt capture.Packet
+		for n := 0; n < 64; n++ {
+			if err := src.Next(&pkt); err != nil {
+				break
+			}
+			if pkt.LinkType == capture.LinkEthernet {
+				f.Add(true, append([]byte(nil), pkt.Data...))
+				f.Add(false, append([]byte(nil), pkt.Data...))
+			}
+		}
+		src.Close()
+	}
+	f.Fuzz(func(t *testing.T, tunnels bool, data []byte) {
+		d := Decoder{Options{DecodeTunnels: tunnels}}
+		for _, wireLen := range []uint32{uint32(len(data)), uint32(len(data)) + 100} {
+			var fast, general Packet
+			okFast := d.Decode(capture.LinkEthernet, data, wireLen, &fast)
+			okGeneral := d.decode(capture.LinkEthernet, data, wireLen, &general)
+			if okFast != okGeneral {
+				t.Fatalf("Decode says %v, the general path %v", okFast, okGeneral)
+			}
+			if !okFast {
+				continue
+			}
+			a, b := fast.IPContent, general.IPContent
+			if len(a) != len(b) || len(a) > 0 && &a[0] != &b[0] {
+				t.Fatalf("IP content differs: %d bytes vs %d", len(fast.IPContent), len(general.IPContent))
+			}
+			fast.IPContent, general.IPContent = nil, nil
+			if !reflect.DeepEqual(fast, general) {
+				t.Fatalf("Decode gives\n%+v\nthe general path\n%+v", fast, general)
 			}
 		}
 	})
