@@ -165,6 +165,8 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 		}
 	}
 
+	// A single ring joins a group too, as NFStream's one meter does: the
+	// group's defragmentation then applies whatever the number of rings.
 	if err := joinFanout(lives); err != nil {
 		return fail(fmt.Errorf("capture on %q: %w", cfg.Interface, err))
 	}
