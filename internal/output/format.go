@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 )
@@ -24,37 +25,54 @@ func AppendPyFloat(dst []byte, f float64) []byte {
 		}
 		return append(dst, "0.0"...)
 	}
-	exp := decimalExponent(f)
+	// Integral values below 10^16 (counts, sizes, whole means) print as
+	// the integer and ".0", without the search for the shortest decimal.
+	if math.Abs(f) < 1e16 && f == math.Trunc(f) {
+		return append(strconv.AppendInt(dst, int64(f), 10), ".0"...)
+	}
+	// The shortest decimal once, as [-]d[.ddd]e±XX, laid out positionally
+	// when Python would.
+	var buf [32]byte
+	b := strconv.AppendFloat(buf[:0], f, 'e', -1, 64)
+	e := bytes.IndexByte(b, 'e')
+	mant, exp := b[:e], 0
+	for _, c := range b[e+2:] {
+		exp = exp*10 + int(c-'0')
+	}
+	if b[e+1] == '-' {
+		exp = -exp
+	}
 	if exp < -4 || exp >= 16 {
 		// Go's shortest 'e' format matches Python's: no trailing ".0",
 		// a sign and at least two exponent digits.
-		return strconv.AppendFloat(dst, f, 'e', -1, 64)
+		return append(dst, b...)
 	}
-	start := len(dst)
-	dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
-	for _, c := range dst[start:] {
-		if c == '.' {
-			return dst
+	if mant[0] == '-' {
+		dst = append(dst, '-')
+		mant = mant[1:]
+	}
+	// The digits: mant without its point.
+	var digitBuf [20]byte
+	digits := append(digitBuf[:0], mant[0])
+	if len(mant) > 2 {
+		digits = append(digits, mant[2:]...)
+	}
+	switch {
+	case exp < 0:
+		dst = append(dst, "0."...)
+		for range -exp - 1 {
+			dst = append(dst, '0')
 		}
+		return append(dst, digits...)
+	case len(digits) <= exp+1:
+		dst = append(dst, digits...)
+		for range exp + 1 - len(digits) {
+			dst = append(dst, '0')
+		}
+		return append(dst, ".0"...)
+	default:
+		dst = append(dst, digits[:exp+1]...)
+		dst = append(dst, '.')
+		return append(dst, digits[exp+1:]...)
 	}
-	return append(dst, ".0"...)
-}
-
-// decimalExponent returns the exponent of f's shortest decimal form
-// d.ddd × 10^exp.
-func decimalExponent(f float64) int {
-	var buf [32]byte
-	b := strconv.AppendFloat(buf[:0], f, 'e', -1, 64)
-	i := len(b) - 1
-	for b[i] != 'e' {
-		i--
-	}
-	e := 0
-	for _, c := range b[i+2:] {
-		e = e*10 + int(c-'0')
-	}
-	if b[i+1] == '-' {
-		return -e
-	}
-	return e
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/nfstream-go/nfstream/internal/testgen"
@@ -57,6 +58,18 @@ func TestAppendPyFloatAgainstPython(t *testing.T) {
 			vals = append(vals, rng.NormFloat64()*math.Pow(10, float64(rng.IntN(40)-20)))
 		}
 	}
+	// Integral values (the integer fast path), and both sides of the
+	// bounds between positional and scientific notation.
+	for i := 0; i < 2000; i++ {
+		v := math.Round(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(19))))
+		vals = append(vals, v, -v, v/8)
+	}
+	for _, edge := range []float64{1e16, 1e-4, 1e-5, 1e15, 1e17} {
+		for _, v := range []float64{edge, math.Nextafter(edge, 0), math.Nextafter(edge, math.Inf(1))} {
+			vals = append(vals, v, -v, v*3, v*7.5)
+		}
+	}
+	vals = append(vals, 9007199254740993, 9999999999999998, 123456789012345.6, 0.1, 0.5, 80.49999999999999)
 	var in []string
 	for _, v := range vals {
 		in = append(in, strconv.FormatUint(math.Float64bits(v), 16))
@@ -74,4 +87,38 @@ for line in sys.stdin:
 			t.Errorf("AppendPyFloat(%b) = %q, Python says %q", vals[i], got, want)
 		}
 	}
+}
+
+// pyFloatReference is AppendPyFloat the slow, obvious way (Go's shortest
+// positional form, ".0" added when it has no point), for FuzzAppendPyFloat.
+func pyFloatReference(f float64) string {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f == 0 {
+		return string(AppendPyFloat(nil, f))
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64)
+	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
+	if exp < -4 || exp >= 16 {
+		return e
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+// FuzzAppendPyFloat checks AppendPyFloat's one-pass layout of the shortest
+// decimal against the two-pass reference, on any 64 bits.
+func FuzzAppendPyFloat(f *testing.F) {
+	for _, c := range pyRepr {
+		f.Add(math.Float64bits(c.f))
+	}
+	f.Add(math.Float64bits(1e16))
+	f.Add(math.Float64bits(0.0001))
+	f.Fuzz(func(t *testing.T, bits uint64) {
+		v := math.Float64frombits(bits)
+		if got, want := string(AppendPyFloat(nil, v)), pyFloatReference(v); got != want {
+			t.Fatalf("AppendPyFloat(%b) = %q, want %q", v, got, want)
+		}
+	})
 }
