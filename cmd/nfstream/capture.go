@@ -78,9 +78,9 @@ func (o *captureOptions) validate(files []string, args []string) error {
 }
 
 // meterCount resolves --meters 0: one per core less one, at least one.
-// Live, the kernel needs a core for the rings; reading files, the reader
-// and decoder run in a goroutine of their own and need one too (NFStream's
-// own automatic count is cores - 1 offline as well).
+// Live, the kernel needs a core for the rings; reading files with several
+// meters, the reader and decoder run in a goroutine of their own and need
+// one too (NFStream's own automatic count is cores - 1 offline as well).
 func (o *captureOptions) meterCount() int {
 	if o.meters > 0 {
 		return o.meters

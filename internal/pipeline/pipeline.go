@@ -113,12 +113,11 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 }
 
 // batchSize is how many decoded packets travel together from the reader to
-// the meter; inFlight how many batches circulate between them. Batches are
-// large so that the reader and the meter hand over rarely: each hand-over
-// may wake a thread, and where the two goroutines end up sharing one core
-// (a busy or small machine) every switch between them costs more than the
-// packets it moves. 1024 packets ran the benchmark as fast as reading and
-// metering in one goroutine on such a machine, where 64 were 25% slower.
+// a meter; inFlight how many batches circulate between the reader and each
+// meter of the sharded path. Batches are large so that the reader and the
+// meters hand over rarely: each hand-over may wake a thread, and where the
+// goroutines end up sharing cores (a busy or small machine) every switch
+// costs more than the packets it moves.
 const (
 	batchSize = 1024
 	inFlight  = 4
@@ -156,75 +155,59 @@ func (b *batch) resolve() {
 	}
 }
 
-// meterAll reads and decodes the sources in a goroutine of their own and
-// meters the batches it hands over here, in order; batches are recycled.
-// It returns the first error of either side.
+// meterAll reads, decodes and meters the sources in the calling goroutine,
+// a batch at a time, and returns the first error of either side.
+//
+// One meter reads for itself rather than beside a reader goroutine: on the
+// 2-CPU machine this was measured on, whose other CPU is often taken, the
+// hand-overs between two threads cost more than reading in parallel saved
+// (BenchmarkThroughput: 3.5-4.0M packets/s with a reader goroutine, 4.2-4.5M
+// without). Parallel work comes from several meters (--meters), whose
+// reader shards to them (meterSharded).
 func meterAll(ctx context.Context, cfg *Config, open func(string) (capture.Source, error), m *meter.Meter, st *Stats) error {
-	q := newQueue(inFlight)
-	keep := cfg.Meter.Dissections > 0
-	b := &batcher{q: q, keepBytes: keep}
-	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: b}
-	go func() {
-		r.err = r.readAll(ctx, open)
-		close(q.full)
-	}()
-	var meterErr error
-	for bt := range q.full {
-		if keep {
-			bt.resolve()
-		}
-		if meterErr == nil {
-			meterErr = m.ProcessBatch(bt.pkts[:bt.n], bt.times[:bt.n])
-			if meterErr != nil {
-				close(q.done) // tell the reader to stop; drain what it sent
-			}
-		}
-		q.recycle(bt)
-	}
+	d := &direct{m: m, b: new(batch), keep: cfg.Meter.Dissections > 0}
+	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: d}
+	err := r.readAll(ctx, open)
 	st.Packets, st.Ignored = r.packets, r.ignored
-	if meterErr != nil {
-		return meterErr
+	if d.err != nil {
+		return d.err
 	}
-	return r.err
+	return err
 }
 
-// queue carries batches from the reader to one consumer and back.
-type queue struct {
-	full, free chan *batch
-	done       chan struct{} // closed by the consumer when it stops early
+// direct is the reader's target for a single meter: it meters each batch
+// as soon as it is full.
+type direct struct {
+	m    *meter.Meter
+	b    *batch
+	keep bool  // copy packet bytes for the meter (dissection on)
+	err  error // the meter's error, which stops the reading
 }
 
-func newQueue(n int) *queue {
-	q := &queue{full: make(chan *batch, n), free: make(chan *batch, n), done: make(chan struct{})}
-	for i := 0; i < n; i++ {
-		q.free <- new(batch)
+func (d *direct) slot() (*decode.Packet, bool) { return &d.b.pkts[d.b.n], d.err == nil }
+
+func (d *direct) add(t uint64) bool {
+	b := d.b
+	b.times[b.n] = t
+	if d.keep {
+		b.keep(b.n)
 	}
-	return q
-}
-
-// send hands b to the consumer; false when the consumer has stopped.
-func (q *queue) send(b *batch) bool {
-	select {
-	case q.full <- b:
-		return true
-	case <-q.done:
-		return false
+	if b.n++; b.n == batchSize {
+		return d.flush()
 	}
+	return true
 }
 
-// get returns an empty batch; false when the consumer has stopped.
-func (q *queue) get() (*batch, bool) {
-	select {
-	case b := <-q.free:
-		return b, true
-	case <-q.done:
-		return nil, false
+func (d *direct) flush() bool {
+	b := d.b
+	if b.n > 0 && d.err == nil {
+		if d.keep {
+			b.resolve()
+		}
+		d.err = d.m.ProcessBatch(b.pkts[:b.n], b.times[:b.n])
 	}
-}
-
-func (q *queue) recycle(b *batch) {
-	b.n, b.arena, b.barrier, b.end = 0, b.arena[:0], false, false
-	q.free <- b
+	b.n, b.arena = 0, b.arena[:0]
+	return d.err == nil
 }
 
 // target receives the reader's decoded packets.
@@ -238,45 +221,6 @@ type target interface {
 	// flush sends whatever is buffered; false when the consumer has
 	// stopped.
 	flush() bool
-}
-
-// batcher is the target of the single-meter path: it fills one batch at a
-// time.
-type batcher struct {
-	q         *queue
-	cur       *batch
-	keepBytes bool // copy packet bytes for the meter (dissection on)
-}
-
-func (b *batcher) slot() (*decode.Packet, bool) {
-	if b.cur == nil {
-		var ok bool
-		if b.cur, ok = b.q.get(); !ok {
-			return nil, false
-		}
-	}
-	return &b.cur.pkts[b.cur.n], true
-}
-
-func (b *batcher) add(t uint64) bool {
-	c := b.cur
-	c.times[c.n] = t
-	if b.keepBytes {
-		c.keep(c.n)
-	}
-	if c.n++; c.n == batchSize {
-		return b.flush()
-	}
-	return true
-}
-
-func (b *batcher) flush() bool {
-	if b.cur == nil || b.cur.n == 0 {
-		return true
-	}
-	c := b.cur
-	b.cur = nil
-	return b.q.send(c)
 }
 
 // reader reads the sources in order and decodes them for a target.

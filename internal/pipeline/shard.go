@@ -117,6 +117,45 @@ func (s *sharder) flush() bool {
 	return true
 }
 
+// queue carries batches from the reader to one consumer and back.
+type queue struct {
+	full, free chan *batch
+	done       chan struct{} // closed by the consumer when it stops early
+}
+
+func newQueue(n int) *queue {
+	q := &queue{full: make(chan *batch, n), free: make(chan *batch, n), done: make(chan struct{})}
+	for i := 0; i < n; i++ {
+		q.free <- new(batch)
+	}
+	return q
+}
+
+// send hands b to the consumer; false when the consumer has stopped.
+func (q *queue) send(b *batch) bool {
+	select {
+	case q.full <- b:
+		return true
+	case <-q.done:
+		return false
+	}
+}
+
+// get returns an empty batch; false when the consumer has stopped.
+func (q *queue) get() (*batch, bool) {
+	select {
+	case b := <-q.free:
+		return b, true
+	case <-q.done:
+		return nil, false
+	}
+}
+
+func (q *queue) recycle(b *batch) {
+	b.n, b.arena, b.barrier, b.end = 0, b.arena[:0], false, false
+	q.free <- b
+}
+
 // roundMsg is what a meter tells the coordinator at a barrier or at the end.
 type roundMsg struct {
 	end   bool
