@@ -59,9 +59,6 @@ type directionCounters struct {
 	flags                   [numFlags]uint32
 }
 
-// FlowHotSize is the size of the part of a Flow that packets update.
-const FlowHotSize = unsafe.Offsetof(Flow{}.SrcMAC)
-
 // The layout the comments above promise; a field added in the wrong place
 // breaks the build here.
 var (
