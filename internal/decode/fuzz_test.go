@@ -1,7 +1,6 @@
 package decode
 
 import (
-	"io"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -16,21 +15,9 @@ func FuzzDecode(f *testing.F) {
 		f.Add(uint32(capture.LinkEthernet), true, frameHex(f, s))
 	}
 	// Records of the captures the project generates, one seed per record.
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "*.pcap*"))
-	for _, name := range files {
-		src, err := capture.Open(name)
-		if err != nil {
-			continue
-		}
-		var pkt capture.Packet
-		for n := 0; n < 64; n++ {
-			if err := src.Next(&pkt); err == io.EOF || err != nil {
-				break
-			}
-			f.Add(uint32(pkt.LinkType), true, append([]byte(nil), pkt.Data...))
-		}
-		src.Close()
-	}
+	testdataRecords(func(link capture.LinkType, data []byte) {
+		f.Add(uint32(link), true, data)
+	})
 	f.Fuzz(func(t *testing.T, link uint32, tunnels bool, data []byte) {
 		d := Decoder{Options{DecodeTunnels: tunnels}}
 		var p Packet
@@ -57,24 +44,12 @@ func FuzzFastPath(f *testing.F) {
 	for _, s := range []string{vlanSYN, gtpICMP} {
 		f.Add(true, frameHex(f, s))
 	}
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "*.pcap*"))
-	for _, name := range files {
-		src, err := capture.Open(name)
-		if err != nil {
-			continue
+	testdataRecords(func(link capture.LinkType, data []byte) {
+		if link == capture.LinkEthernet {
+			f.Add(true, data)
+			f.Add(false, data)
 		}
-		var pkt capture.Packet
-		for n := 0; n < 64; n++ {
-			if err := src.Next(&pkt); err != nil {
-				break
-			}
-			if pkt.LinkType == capture.LinkEthernet {
-				f.Add(true, append([]byte(nil), pkt.Data...))
-				f.Add(false, append([]byte(nil), pkt.Data...))
-			}
-		}
-		src.Close()
-	}
+	})
 	f.Fuzz(func(t *testing.T, tunnels bool, data []byte) {
 		d := Decoder{Options{DecodeTunnels: tunnels}}
 		for _, wireLen := range []uint32{uint32(len(data)), uint32(len(data)) + 100} {
@@ -97,4 +72,21 @@ func FuzzFastPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// testdataRecords hands each of the first 64 records of every capture in
+// testdata/ to add, as a copy.
+func testdataRecords(add func(link capture.LinkType, data []byte)) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "*.pcap*"))
+	for _, name := range files {
+		src, err := capture.Open(name)
+		if err != nil {
+			continue
+		}
+		var pkt capture.Packet
+		for n := 0; n < 64 && src.Next(&pkt) == nil; n++ {
+			add(pkt.LinkType, append([]byte(nil), pkt.Data...))
+		}
+		src.Close()
+	}
 }
