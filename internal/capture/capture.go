@@ -45,6 +45,13 @@ type Packet struct {
 	Data []byte
 }
 
+// TimeMS is NFStream's packet time in ms: tv_sec*1000 + tv_usec/1000
+// computed as its C engine does (the quotient in signed arithmetic, the
+// rest in uint64), so negative values wrap as they do in NFStream.
+func (p *Packet) TimeMS() uint64 {
+	return uint64(p.Sec)*1000 + uint64(p.Usec/1000)
+}
+
 // Source delivers packets one at a time.
 type Source interface {
 	// Next fills p with the next record. It returns io.EOF at the clean end

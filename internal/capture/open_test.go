@@ -171,3 +171,25 @@ func TestReadError(t *testing.T) {
 type failReader struct{ err error }
 
 func (r *failReader) Read([]byte) (int, error) { return 0, r.err }
+
+// TestTimeMS checks NFStream's packet time, including how its C engine's
+// arithmetic wraps negative timevals: tv_usec/1000 truncates toward zero
+// in signed arithmetic, then both terms are uint64.
+func TestTimeMS(t *testing.T) {
+	for _, c := range []struct {
+		sec, usec int64
+		want      uint64
+	}{
+		{1434443394, 683999, 1434443394683},
+		{0, 999, 0},
+		{0, 1_500_000, 1500}, // libpcap passes usec >= 10^6 through
+		{-1, 0, 1<<64 - 1000},
+		{0, -1500, 1<<64 - 1},
+		{-1, -999, 1<<64 - 1000},
+	} {
+		p := Packet{Sec: c.sec, Usec: c.usec}
+		if got := p.TimeMS(); got != c.want {
+			t.Errorf("TimeMS(%d s, %d us) = %d, want %d", c.sec, c.usec, got, c.want)
+		}
+	}
+}

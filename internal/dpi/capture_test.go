@@ -74,7 +74,7 @@ func readCapture(tb testing.TB, path string) (pkts []ipPacket, nflows int) {
 			id = len(flows)
 			flows[k] = id
 		}
-		ms := uint64(rec.Sec*1000 + rec.Usec/1000)
+		ms := rec.TimeMS()
 		pkts = append(pkts, ipPacket{ip: append([]byte(nil), p.IPContent...), ms: ms, flow: id})
 	}
 	return pkts, len(flows)

@@ -61,7 +61,7 @@ func decodeFile(b *testing.B, path string) ([]decode.Packet, []uint64) {
 		if dec.Decode(cp.LinkType, cp.Data, cp.Len, &p) {
 			p.IPContent = nil // the record's bytes are reused; no dissection here
 			pkts = append(pkts, p)
-			times = append(times, uint64(cp.Sec)*1000+uint64(cp.Usec)/1000)
+			times = append(times, cp.TimeMS())
 		}
 	}
 }

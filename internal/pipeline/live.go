@@ -182,7 +182,7 @@ func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live,
 		if n%1024 == 0 {
 			tel.active.Store(int64(m.ActiveFlows()))
 		}
-		if err := m.Process(&p, TimeMS(pkt.Sec, pkt.Usec)); err != nil {
+		if err := m.Process(&p, pkt.TimeMS()); err != nil {
 			return err
 		}
 	}

@@ -289,15 +289,8 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 			r.ignored++
 			continue
 		}
-		if !r.dst.add(TimeMS(pkt.Sec, pkt.Usec)) {
+		if !r.dst.add(pkt.TimeMS()) {
 			return errStop
 		}
 	}
-}
-
-// TimeMS converts libpcap's timeval to NFStream's packet time in ms:
-// tv_sec*1000 + tv_usec/1000 computed in C's uint64 arithmetic, so negative
-// values wrap as they do in NFStream.
-func TimeMS(sec, usec int64) uint64 {
-	return uint64(sec)*1000 + uint64(usec/1000)
 }
