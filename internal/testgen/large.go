@@ -122,7 +122,8 @@ func WriteLarge(w io.Writer, cfg LargeConfig) (LargeStats, error) {
 	for i := range lw.fill {
 		lw.fill[i] = byte(lw.r.next())
 	}
-	lw.fileHeader()
+	h := pcapFileHeader(binary.LittleEndian, defaultSnapLen, 1)
+	lw.write(h[:])
 
 	pool := make([]largeFlow, 0, min(c.Concurrent, c.Flows))
 	started, unassigned := 0, c.Packets
@@ -171,19 +172,6 @@ func (lw *largeWriter) write(b []byte) {
 	if lw.err == nil {
 		_, lw.err = lw.w.Write(b)
 	}
-}
-
-// fileHeader writes the pcap file header: magic, version 2.4, zone 0,
-// sigfigs 0, snaplen 262144, link type 1 (little-endian).
-func (lw *largeWriter) fileHeader() {
-	var h [24]byte
-	le := binary.LittleEndian
-	le.PutUint32(h[0:], 0xa1b2c3d4)
-	le.PutUint16(h[4:], 2)
-	le.PutUint16(h[6:], 4)
-	le.PutUint32(h[16:], defaultSnapLen)
-	le.PutUint32(h[20:], 1)
-	lw.write(h[:])
 }
 
 // newFlow derives flow number i's endpoints from i and the seed: the

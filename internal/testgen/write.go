@@ -137,13 +137,8 @@ func encode(w io.Writer, s *Scenario, frames []frame) error {
 //	magic 0xa1b2c3d4 | version 2 | 4 | thiszone 0 | sigfigs 0 | snaplen | linktype
 //	ts_sec | ts_usec | caplen | len | data...
 func writeBigEndian(w io.Writer, snap, linkType uint32, frames []frame) error {
-	var h [24]byte
 	be := binary.BigEndian
-	be.PutUint32(h[0:], 0xa1b2c3d4)
-	be.PutUint16(h[4:], 2)
-	be.PutUint16(h[6:], 4)
-	be.PutUint32(h[16:], snap)
-	be.PutUint32(h[20:], linkType)
+	h := pcapFileHeader(be, snap, linkType)
 	if _, err := w.Write(h[:]); err != nil {
 		return err
 	}
@@ -162,6 +157,18 @@ func writeBigEndian(w io.Writer, snap, linkType uint32, frames []frame) error {
 		}
 	}
 	return nil
+}
+
+// pcapFileHeader is a classic pcap file header in the given byte order:
+// magic, version 2.4, zone 0, sigfigs 0, snaplen and link type.
+func pcapFileHeader(order binary.ByteOrder, snap, linkType uint32) [24]byte {
+	var h [24]byte
+	order.PutUint32(h[0:], 0xa1b2c3d4)
+	order.PutUint16(h[4:], 2)
+	order.PutUint16(h[6:], 4)
+	order.PutUint32(h[16:], snap)
+	order.PutUint32(h[20:], linkType)
+	return h
 }
 
 // BuildAll builds every scenario of the Catalog.
