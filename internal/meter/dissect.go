@@ -21,7 +21,6 @@ type dissection struct {
 func (m *Meter) dissectFirst(i int32, p *decode.Packet, t uint64) {
 	d := m.diss(i)
 	*d = dissection{flow: m.dpi.NewFlow()}
-	*m.l7(i) = features.L7{}
 	d.proto = m.dpi.Process(d.flow, p.IPContent, t)
 	if d.proto.AppUnknown() && m.cfg.Dissections == 1 {
 		d.proto, d.guessed = m.dpi.GiveUp(d.flow)
@@ -67,7 +66,8 @@ func (m *Meter) dissectExpired(i int32) {
 	m.closeDissection(i)
 }
 
-// closeDissection collects the L7 columns into the record and frees the
+// closeDissection collects the L7 columns into the slot's L7 values (every
+// field, so nothing of the slot's previous flow remains) and frees the
 // nDPI state. NFStream collects at expiry, but once detection is closed no
 // nDPI call changes the state any more, so collecting now gives the same
 // values and keeps the memory of a flow small for the rest of its life.
