@@ -56,7 +56,7 @@ func serveMetrics(ctx context.Context, addr string, tel *pipeline.Telemetry) err
 		func(s pipeline.Snapshot) float64 { return float64(s.PacketsDropped) }, nil)
 	counter("nfstream_sink_errors_total", "Errors writing flows.",
 		func(s pipeline.Snapshot) float64 { return float64(s.SinkErrors) }, nil)
-	for _, reason := range []string{"idle", "active", "custom"} {
+	for _, reason := range []string{"idle", "active", "custom", "evicted"} {
 		counter("nfstream_flows_exported_total", "Flows written, by expiration reason.",
 			func(s pipeline.Snapshot) float64 { return float64(s.FlowsByReason[reason]) }, prometheus.Labels{"reason": reason})
 	}

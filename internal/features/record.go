@@ -11,6 +11,10 @@ const (
 	ExpiredIdle   int8 = 0 // idle timeout, or end of capture
 	ExpiredActive int8 = 1 // active timeout
 	ExpiredCustom int8 = -1
+	// ExpiredEvicted is not NFStream's: the flow was exported early because
+	// the meter's bound on active flows was reached and a new flow needed
+	// its place (the oldest flow goes first).
+	ExpiredEvicted int8 = 2
 )
 
 // AccountingMode selects which size of a packet every byte counter, size

@@ -30,6 +30,12 @@ type Config struct {
 	// output order is not reproducible anyway (PRODUCT.md item 2). A busy
 	// old flow then no longer delays the export of idle younger ones.
 	LRU bool
+	// MaxActive bounds the flows in the table (0: no bound). When it is
+	// reached and a packet needs a new flow, the oldest flow (the head of
+	// the list: first created, or least recently seen with LRU) is first
+	// exported with features.ExpiredEvicted, at the packet's event, so
+	// memory stays bounded and no flow is lost (see budget.go).
+	MaxActive int
 }
 
 // ExportFunc receives each expired flow. The record is valid only during the
@@ -107,6 +113,11 @@ type Meter struct {
 	// least recently seen with Config.LRU).
 	head, tail int32
 
+	// maxActive is Config.MaxActive, or the largest int for no bound, so
+	// the check at flow creation is one compare.
+	maxActive int
+	evicted   uint64
+
 	tick, scanTick uint64
 	processed      uint64
 	// seq is the index of the packet being metered (the event of exports).
@@ -124,6 +135,10 @@ type Meter struct {
 // fails when nDPI is unavailable. Release the meter with Close.
 func New(cfg Config, export ExportFunc) (*Meter, error) {
 	m := &Meter{cfg: cfg, export: export, table: newTable(), head: none, tail: none, stride: slotStride(cfg.Features.SPLT)}
+	m.maxActive = cfg.MaxActive
+	if m.maxActive <= 0 {
+		m.maxActive = int(^uint(0) >> 1)
+	}
 	if n := cfg.Features.SPLT; n > 0 {
 		m.rec.SPLTDirection, m.rec.SPLTPS, m.rec.SPLTPIAT = make([]int8, n), make([]int32, n), make([]int64, n)
 	}
@@ -152,6 +167,10 @@ func (m *Meter) Close() {
 
 // ActiveFlows returns the number of flows in the table.
 func (m *Meter) ActiveFlows() int { return m.table.n }
+
+// Evicted returns the number of flows exported early because the table was
+// full (Config.MaxActive).
+func (m *Meter) Evicted() uint64 { return m.evicted }
 
 // Processed returns the number of packets metered.
 func (m *Meter) Processed() uint64 { return m.processed }
@@ -358,6 +377,13 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 		}
 		_, pos, _ = m.table.find(m, p, h)
 	}
+	if m.table.n >= m.maxActive {
+		if err := m.evict(); err != nil {
+			return err
+		}
+		// Removal may have moved entries of the packet's probe run.
+		_, pos, _ = m.table.find(m, p, h)
+	}
 	i = m.alloc()
 	s := m.slot(i)
 	m.cfg.Features.Init(&s.flow, m.splt(i), p, t)
@@ -368,6 +394,16 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 	s.created = m.seq
 	m.table.insert(pos, h, i)
 	return nil
+}
+
+// evict exports the oldest flow early to make room for a new one. It runs
+// at the packet's event before the new flow exists; a flow of the packet
+// that timed out was already removed, so the table is then not full and at
+// most one flow leaves at an event in phase PhasePacket: the records of a
+// meter stay in features.Order.
+func (m *Meter) evict() error {
+	m.evicted++
+	return m.expire(m.head, features.ExpiredEvicted, features.PhasePacket)
 }
 
 // alloc takes a free slot and appends it to the creation-order list.

@@ -46,6 +46,8 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 		return st, err
 	}
 	cfg.Meter.LRU = true
+	cfg.Meter.MaxActive = perMeter(cfg.MaxActiveFlows, len(rings))
+	defer setMemoryLimit(&cfg)()
 	meters := make([]*meter.Meter, len(rings))
 	outs := make(chan recordBatch, 4*len(rings))
 	copiers := make([]*liveCopier, len(rings))
@@ -81,7 +83,8 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 	stop := func() { stopOnce.Do(func() { close(stopAll) }) }
 	var writeErr error
 	writerDone := make(chan struct{})
-	write := numberer{sink: sink, limit: cfg.MaxFlows, flows: &st.Flows}.write
+	st.MaxFlows, st.MaxActiveFlows = cfg.MaxFlows, cfg.MaxActiveFlows
+	write := numberer{sink: sink, limit: cfg.MaxFlows, st: &st.Stats}.write
 	go func() {
 		defer close(writerDone)
 		for recs := range outs {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
+	"strings"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/decode"
@@ -24,6 +27,15 @@ type Config struct {
 	MaxFlows uint64
 	// MaxPackets stops reading after that many records (0: no limit).
 	MaxPackets uint64
+	// MaxActiveFlows bounds the flows held in memory (0: no bound); each
+	// of n meters (or rings, live) holds at most ceil(MaxActiveFlows/n).
+	// When a meter is full, a new flow first makes its oldest flow leave
+	// early with expiration id 2 (features.ExpiredEvicted). The output is
+	// the same for any number of meters only while no meter is full.
+	MaxActiveFlows uint64
+	// MemoryLimit, if not 0, is the Go runtime's soft memory limit
+	// (debug.SetMemoryLimit) during the run, unless GOMEMLIMIT is set.
+	MemoryLimit uint64
 	// Open opens a source; nil means capture.Open.
 	Open func(name string) (capture.Source, error)
 	// Meters is the number of meters packets are sharded to (0 or 1: one).
@@ -39,6 +51,27 @@ type Stats struct {
 	Ignored   uint64 // records the decoder ignored
 	Processed uint64 // packets metered
 	Flows     uint64 // flows written
+	// Evicted counts the flows written early because a meter held
+	// MaxActiveFlows (expiration id 2).
+	Evicted uint64
+	// LimitReached is true when MaxFlows flows were written, which ends
+	// the run.
+	LimitReached bool
+	// MaxFlows and MaxActiveFlows are the run's limits (from Config).
+	MaxFlows, MaxActiveFlows uint64
+}
+
+// LimitNotes says, for the run's summary, what the limits did: nothing
+// when neither took effect.
+func (s *Stats) LimitNotes() string {
+	var b strings.Builder
+	if s.Evicted > 0 {
+		fmt.Fprintf(&b, " (%d flows evicted early: active-flow limit %d)", s.Evicted, s.MaxActiveFlows)
+	}
+	if s.LimitReached {
+		fmt.Fprintf(&b, "; stopped at --max-flows %d", s.MaxFlows)
+	}
+	return b.String()
 }
 
 // ErrInterrupted is returned when the context was cancelled; the flows read
@@ -49,24 +82,50 @@ var ErrInterrupted = errors.New("interrupted")
 var errStop = errors.New("flow limit reached")
 
 // numberer writes flows to the sink in output order, numbering them from
-// 0 (NFStream's id), and returns errStop once limit flows are out (0: no
-// limit).
+// 0 (NFStream's id), counts them in st, and returns errStop once limit
+// flows are out (0: no limit).
 type numberer struct {
 	sink  output.Sink
 	limit uint64
-	flows *uint64 // flows written so far
+	st    *Stats
 }
 
 func (n numberer) write(r *features.Record) error {
-	r.ID = *n.flows
+	r.ID = n.st.Flows
 	if err := n.sink.Write(r); err != nil {
 		return err
 	}
-	*n.flows++
-	if n.limit > 0 && *n.flows >= n.limit {
+	n.st.Flows++
+	if r.ExpirationID == features.ExpiredEvicted {
+		n.st.Evicted++
+	}
+	if n.limit > 0 && n.st.Flows >= n.limit {
+		n.st.LimitReached = true
 		return errStop
 	}
 	return nil
+}
+
+// perMeter is each of n meters' share of the bound on active flows.
+func perMeter(maxActive uint64, n int) int {
+	if maxActive == 0 {
+		return 0
+	}
+	if n < 1 {
+		n = 1
+	}
+	share := (maxActive + uint64(n) - 1) / uint64(n)
+	return int(min(share, 1<<62))
+}
+
+// setMemoryLimit applies cfg.MemoryLimit, unless GOMEMLIMIT is set, and
+// returns what restores the previous limit.
+func setMemoryLimit(cfg *Config) (restore func()) {
+	if cfg.MemoryLimit == 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(int64(min(cfg.MemoryLimit, 1<<62)))
+	return func() { debug.SetMemoryLimit(prev) }
 }
 
 // checkEvery is how many records pass between checks of the context.
@@ -83,18 +142,22 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 			err = cerr
 		}
 	}()
-	export := numberer{sink: sink, limit: cfg.MaxFlows, flows: &st.Flows}.write
+	st.MaxFlows, st.MaxActiveFlows = cfg.MaxFlows, cfg.MaxActiveFlows
+	export := numberer{sink: sink, limit: cfg.MaxFlows, st: &st}.write
 	open := cfg.Open
 	if open == nil {
 		open = capture.Open
 	}
+	defer setMemoryLimit(&cfg)()
 	if cfg.Meters > 1 {
+		cfg.Meter.MaxActive = perMeter(cfg.MaxActiveFlows, cfg.Meters)
 		err := meterSharded(ctx, &cfg, open, cfg.Meters, export, &st)
 		if err == errStop {
 			err = nil
 		}
 		return st, err
 	}
+	cfg.Meter.MaxActive = perMeter(cfg.MaxActiveFlows, 1)
 	m, err := meter.New(cfg.Meter, export)
 	if err != nil {
 		return st, err
@@ -135,8 +198,9 @@ type batch struct {
 	arena []byte
 	n     int
 	// The sharded path also sends markers: run the idle scan that follows
-	// packet event at clock tick, or flush everything at the end.
-	barrier, end bool
+	// packet event at clock tick, hand over the records so far (sync), or
+	// flush everything at the end.
+	barrier, end, sync bool
 	event, tick  uint64
 }
 

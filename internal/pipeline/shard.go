@@ -46,7 +46,19 @@ type sharder struct {
 	tick      uint64 // largest packet time so far
 	scanTick  uint64
 	seq       uint64 // index of the next metered packet
+	// sinceRound counts the packets sent since the last round.
+	sinceRound int
 }
+
+// syncEvery is how many packets may pass without a round before the reader
+// sends a sync round, which only merges and writes what the meters
+// exported so far. Scan rounds come every 10 ms of packet time; without
+// them (packets with equal or coarse times) the records a meter exports at
+// packets (timeouts, and evictions when a meter is full, one per new flow)
+// would wait in its outbox for the next round. Everything exported before
+// the marker precedes, in features.Order, everything exported after it, so
+// merging then keeps the order.
+const syncEvery = 16384
 
 func (s *sharder) slot() (*decode.Packet, bool) { return &s.tmp, true }
 
@@ -81,8 +93,13 @@ func (s *sharder) add(t uint64) bool {
 			return false
 		}
 	}
-	if scan {
+	if s.sinceRound++; scan {
+		s.sinceRound = 0
 		return s.broadcast(func(b *batch) { b.barrier, b.event, b.tick = true, event, s.tick })
+	}
+	if s.sinceRound >= syncEvery {
+		s.sinceRound = 0
+		return s.broadcast(func(b *batch) { b.sync = true })
 	}
 	return true
 }
@@ -152,13 +169,14 @@ func (q *queue) get() (*batch, bool) {
 }
 
 func (q *queue) recycle(b *batch) {
-	b.n, b.arena, b.barrier, b.end = 0, b.arena[:0], false, false
+	b.n, b.arena, b.barrier, b.end, b.sync = 0, b.arena[:0], false, false, false
 	q.free <- b
 }
 
 // roundMsg is what a meter tells the coordinator at a barrier or at the end.
 type roundMsg struct {
 	end   bool
+	sync  bool // a sync round: nothing to scan
 	cands []uint64 // creation indexes of the leading idle flows
 	bound uint64   // creation index of the first flow not in cands
 }
@@ -244,18 +262,18 @@ func (sm *shardedMeter) run() {
 			}
 			sm.m.MeterBatch(b.pkts[:b.n], b.times[:b.n], b.seqs[:b.n])
 		}
-		if b.barrier || b.end {
+		if b.barrier || b.end || b.sync {
 			stopped = sm.round(b) != nil
 		}
 		sm.q.recycle(b)
 	}
 }
 
-// round takes part in a barrier or end round: report idle candidates (or
-// the end), expire what the coordinator says (or everything), and hand
-// over the round's records.
+// round takes part in a barrier, sync or end round: report idle
+// candidates (or the end), expire what the coordinator says (or
+// everything), and hand over the round's records.
 func (sm *shardedMeter) round(b *batch) error {
-	msg := roundMsg{end: b.end}
+	msg := roundMsg{end: b.end, sync: b.sync}
 	if b.barrier {
 		msg.cands, msg.bound = sm.m.IdleCandidates(b.tick, meter.ScanBudget, sm.cands[:0])
 		sm.cands = msg.cands
@@ -371,7 +389,7 @@ func coordinate(meters []*shardedMeter, write func(*features.Record) error) erro
 			msgs[k] = <-sm.rounds
 		}
 		end := msgs[0].end
-		if !end {
+		if !end && !msgs[0].sync {
 			for k, through := range scanCutoffs(msgs) {
 				meters[k].replies <- through
 			}

@@ -16,7 +16,7 @@ type Telemetry struct {
 	meters  []meterCounters
 	dropped func() (received, dropped uint64)
 
-	flows      [3]atomic.Uint64 // exported, by reason: idle, active, custom
+	flows      [4]atomic.Uint64 // exported, by reason: idle, active, custom, evicted
 	sinkErrors atomic.Uint64
 }
 
@@ -44,7 +44,7 @@ type Snapshot struct {
 }
 
 // reasons names the expiration ids in FlowsByReason.
-var reasons = [3]string{"idle", "active", "custom"}
+var reasons = [4]string{"idle", "active", "custom", "evicted"}
 
 func (t *Telemetry) start(meters int, stats func() (uint64, uint64)) {
 	t.mu.Lock()
@@ -65,6 +65,8 @@ func (t *Telemetry) exported(r *features.Record) {
 		t.flows[0].Add(1)
 	case features.ExpiredActive:
 		t.flows[1].Add(1)
+	case features.ExpiredEvicted:
+		t.flows[3].Add(1)
 	default:
 		t.flows[2].Add(1)
 	}
