@@ -40,6 +40,8 @@ type options struct {
 	stats          bool
 	splt           int
 	maxFlows       int64
+	maxActive      int64
+	maxActiveSet   bool // --max-active-flows given (else from memory)
 	count          int64
 	out            outputOptions
 	in             captureOptions
@@ -58,6 +60,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.stats, "stats", false, "add the 48 statistical feature columns")
 	fs.IntVar(&o.splt, "splt", 0, "add early-flow sequences of `N` packets (0-65535; 0 disables)")
 	fs.Int64Var(&o.maxFlows, "max-flows", 0, "stop after `N` flows (0: no limit)")
+	fs.Int64Var(&o.maxActive, "max-active-flows", 0, "hold at most `N` flows in memory; when full, the oldest flow is written early with expiration_id 2 (default: from the memory available, see README; 0: no limit)")
 	fs.Int64VarP(&o.count, "count", "c", 0, "stop after reading `N` packets (0: no limit)")
 	o.in.addFlags(fs)
 	o.out.addFlags(fs)
@@ -108,6 +111,10 @@ func (o *options) validate(args []string) error {
 	if o.maxFlows < 0 {
 		return usagef("--max-flows %d: must be 0 or more", o.maxFlows)
 	}
+	if o.maxActive < 0 {
+		return usagef("--max-active-flows %d: must be 0 or more", o.maxActive)
+	}
+	o.maxActiveSet = o.out.changed != nil && o.out.changed("max-active-flows")
 	if o.count < 0 {
 		return usagef("-c %d: must be 0 or more", o.count)
 	}
@@ -115,7 +122,7 @@ func (o *options) validate(args []string) error {
 }
 
 func (o *options) pipelineConfig() pipeline.Config {
-	return pipeline.Config{
+	cfg := pipeline.Config{
 		Sources: o.read,
 		Decode:  decode.Options{DecodeTunnels: o.decodeTunnels},
 		Meter: meter.Config{
@@ -129,6 +136,14 @@ func (o *options) pipelineConfig() pipeline.Config {
 		Meters:     o.in.meterCount(),
 		Open:       o.in.openFile,
 	}
+	cfg.MaxActiveFlows = uint64(o.maxActive)
+	if !o.maxActiveSet {
+		// The default bound and a soft limit for the Go heap, both from
+		// the memory the process may use (meter.MemoryBudget).
+		budget, _ := meter.MemoryBudget()
+		cfg.MaxActiveFlows, cfg.MemoryLimit = meter.DefaultMaxActive(cfg.Meter), budget/4*3
+	}
+	return cfg
 }
 
 func (o *options) schema() features.Schema {
@@ -193,8 +208,8 @@ func run(cmd *cobra.Command, o *options) error {
 	out.done()
 	// After a write error the output is not there: say nothing of it.
 	if !o.quiet && !o.out.toStdout() && !out.failed() {
-		fmt.Fprintf(cmd.ErrOrStderr(), "nfstream: %s flows from %s packets (%s ignored) written to %s\n",
-			strconv.FormatUint(st.Flows, 10), strconv.FormatUint(st.Packets, 10), strconv.FormatUint(st.Ignored, 10), out.describe())
+		fmt.Fprintf(cmd.ErrOrStderr(), "nfstream: %s flows from %s packets (%s ignored) written to %s%s\n",
+			strconv.FormatUint(st.Flows, 10), strconv.FormatUint(st.Packets, 10), strconv.FormatUint(st.Ignored, 10), out.describe(), st.LimitNotes())
 	}
 	return err
 }
