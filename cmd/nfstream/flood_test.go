@@ -222,8 +222,16 @@ func TestMaxActiveFlows(t *testing.T) {
 			}
 		}
 	}
+	// All packets at one instant: no scan round comes, and the evicted
+	// flows still reach the output as they go (sync rounds), in order.
+	sameTime := writeFlood(t, n, 0)
 	out := filepath.Join(t.TempDir(), "flows.csv")
-	r := runNFStream(t, nil, "-r", capFile, "-o", out, "--n-dissections", "0", "--max-active-flows", "0")
+	r := runNFStream(t, nil, "-r", sameTime, "-o", out, "--n-dissections", "0", "--max-active-flows", "1000", "--meters", "2")
+	if r.code != 0 || !strings.Contains(r.stderr, "(49000 flows evicted early") {
+		t.Errorf("one instant, --meters 2: exit %d, %q", r.code, r.stderr)
+	}
+	floodRows(t, out, n)
+	r = runNFStream(t, nil, "-r", capFile, "-o", out, "--n-dissections", "0", "--max-active-flows", "0")
 	if r.code != 0 || strings.Contains(r.stderr, "evicted") {
 		t.Errorf("--max-active-flows 0: exit %d, %q", r.code, r.stderr)
 	}

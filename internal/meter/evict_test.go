@@ -243,6 +243,14 @@ func TestDefaultMaxActive(t *testing.T) {
 		t.Errorf("FlowBytes with dissection %d, without %d: nDPI state not counted", FlowBytes(d), FlowBytes(cfg))
 	}
 	budget, source := MemoryBudget()
-	t.Logf("memory budget %d MiB (%s): default %d flows without dissection (%d B each), %d with (%d B each)",
-		budget>>20, source, DefaultMaxActive(cfg), FlowBytes(cfg), DefaultMaxActive(d), FlowBytes(d))
+	// The command's defaults: no statistics, no SPLT, 20 dissections.
+	plain := Config{Dissections: 20}
+	plainNoDPI := Config{}
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{{"--stats --splt 10", cfg}, {"--stats --splt 10 with nDPI", d}, {"defaults", plain}, {"--n-dissections 0", plainNoDPI}} {
+		t.Logf("memory budget %d MiB (%s), %s: %d B per flow, default bound %d flows",
+			budget>>20, source, c.name, FlowBytes(c.cfg), DefaultMaxActive(c.cfg))
+	}
 }
