@@ -32,8 +32,14 @@ type outputOptions struct {
 	anonymizeKey string
 
 	// wallClock makes rotation follow the wall clock rather than packet
-	// time: set it for live capture.
+	// time: set it for live capture. A single text file is then written
+	// in place under its name and flushed every second.
 	wallClock bool
+
+	// stderr receives the warnings of openOutput (nil: os.Stderr);
+	// quiet, set from -q, silences them.
+	stderr io.Writer
+	quiet  bool
 
 	changed func(name string) bool // whether a flag was given
 	file    output.FileConfig      // decided by validate
@@ -59,6 +65,16 @@ func (o *outputOptions) rotating() bool { return o.rotate > 0 || o.rotateFlows >
 func (o *outputOptions) validate(cols []features.Column) error {
 	var fc output.FileConfig
 	fromPath, comp, known := output.FormatCSV, output.NoCompression, false
+	// A device, FIFO or socket (-o /dev/null) is written directly and,
+	// like standard output, needs no extension; a folder is refused.
+	stream := false
+	if !o.toStdout() && !o.rotating() {
+		d := output.Classify(o.path)
+		if err := d.Err(); err != nil {
+			return usagef("-o %v", err)
+		}
+		stream = d.Kind == output.DestStream
+	}
 	if !o.toStdout() {
 		var err error
 		fromPath, comp, known, err = output.FormatFromPath(o.path)
@@ -80,6 +96,8 @@ func (o *outputOptions) validate(cols []features.Column) error {
 		fc.Format = output.FormatCSV
 	case known:
 		fc.Format = fromPath
+	case stream:
+		fc.Format = output.FormatCSV
 	default:
 		ext := filepath.Ext(o.path)
 		return usagef("-o %q: cannot tell the format from the extension %q; use .csv, .jsonl or .parquet (optionally .gz or .zst for text), or --format", o.path, ext)
@@ -180,6 +198,18 @@ func (w *watched) Begin(cols []features.Column) error { return w.note(w.Sink.Beg
 func (w *watched) Write(r *features.Record) error     { return w.note(w.Sink.Write(r)) }
 func (w *watched) Close() error                       { return w.note(w.Sink.Close()) }
 
+// abort discards the output instead of closing it, for a run that failed
+// before it read any input: the file being written is removed and its
+// final name left as it was (files a rotation completed stay); a device or
+// pipe is closed. It stops the SIGHUP handler too. After Close it does
+// nothing.
+func (s *opened) abort() {
+	if a, ok := s.watch.Sink.(output.Aborter); ok {
+		a.Abort()
+	}
+	s.done()
+}
+
 // done stops the SIGHUP handler (and the live rotation ticker).
 func (s *opened) done() {
 	if s.closed != nil {
@@ -189,9 +219,22 @@ func (s *opened) done() {
 
 // openOutput creates the output. A single file is created at once (under its
 // temporary name), so an unwritable destination fails before any packet
-// is read; rotated files are created as flows arrive.
+// is read; rotated files are created as flows arrive. It first removes the
+// temporary files that killed runs left for this output, saying so on
+// standard error (unless -q), and warns of a name template whose names
+// can repeat.
 func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 	out := &o.out
+	out.quiet = out.quiet || o.quiet
+	if !out.toStdout() {
+		removed, err := output.RemoveStaleTemps(out.path, out.rotating())
+		for _, p := range removed {
+			out.warnf("removed %q, the temporary file of an earlier run that did not finish", p)
+		}
+		if err != nil {
+			out.warnf("looking for temporary files of earlier runs: %v", err)
+		}
+	}
 	var key []byte
 	if len(out.anonymize) > 0 {
 		var err error
@@ -225,6 +268,10 @@ func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 			Interval: out.rotate,
 			Flows:    uint64(out.rotateFlows),
 			Create:   fc.Create,
+			Warn:     func(msg string) { out.warnf("%s", msg) },
+		}
+		if msg := output.TemplateRepeats(out.path, out.rotate, uint64(out.rotateFlows)); msg != "" {
+			out.warnf("%s", msg)
 		}
 		if out.wallClock {
 			rc.Now = time.Now
@@ -258,6 +305,11 @@ func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 			}
 		}()
 	default:
+		if out.wallClock {
+			// Live: a text file is written in place and flushed every
+			// second, so tail -f follows it and a crash loses little.
+			fc.LiveFlush = time.Second
+		}
 		sink, err := fc.Create(out.path)
 		if err != nil {
 			return nil, err
@@ -270,6 +322,18 @@ func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 		s.sink = anonymize.Wrap(s.sink, out.anonymize, key)
 	}
 	return s, nil
+}
+
+// warnf prints a warning on standard error unless -q.
+func (o *outputOptions) warnf(format string, args ...any) {
+	if o.quiet {
+		return
+	}
+	w := o.stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "nfstream: warning: "+format+"\n", args...)
 }
 
 // checkDir makes sure the folder of a rotated output exists when its name

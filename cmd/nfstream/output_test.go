@@ -406,7 +406,7 @@ func TestRotateTestdataCaptures(t *testing.T) {
 		prevHMS := ""
 		for seq, f := range final {
 			m := nameRE.FindStringSubmatch(f)
-			if m == nil || m[4] != strconv.Itoa(seq) {
+			if m == nil || m[4] != fmt.Sprintf("%06d", seq) {
 				t.Fatalf("%s: file %q does not follow the template", name, f)
 			}
 			header, fileRows := csvTable(t, filepath.Join(dir, f))
@@ -459,7 +459,7 @@ func TestRotateByFlows(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	final, _ := finalFiles(t, dir)
-	if !slices.Equal(final, []string{"flows.0.jsonl", "flows.1.jsonl", "flows.2.jsonl", "flows.3.jsonl"}) {
+	if !slices.Equal(final, []string{"flows.000000.jsonl", "flows.000001.jsonl", "flows.000002.jsonl", "flows.000003.jsonl"}) {
 		t.Fatalf("files %v", final)
 	}
 	var perFile [][]uint64
@@ -592,7 +592,7 @@ func TestKillMidRun(t *testing.T) {
 			var perFile [][]uint64
 			for i := range final {
 				// Files in sequence order: flows.<i>.<ext>.
-				path := filepath.Join(dir, strings.Replace(name, ".", "."+strconv.Itoa(i)+".", 1))
+				path := filepath.Join(dir, strings.Replace(name, ".", fmt.Sprintf(".%06d.", i), 1))
 				var ids []uint64
 				if strings.HasSuffix(name, ".parquet") {
 					ids = parquetIDs(t, path)
@@ -637,7 +637,7 @@ func TestTerminate(t *testing.T) {
 	}
 	var perFile [][]uint64
 	for i := range final {
-		perFile = append(perFile, parquetIDs(t, filepath.Join(dir, "flows."+strconv.Itoa(i)+".parquet")))
+		perFile = append(perFile, parquetIDs(t, filepath.Join(dir, fmt.Sprintf("flows.%06d.parquet", i))))
 	}
 	checkIDs(t, perFile, flows)
 	if flows == 0 || flows > fed {
@@ -657,7 +657,7 @@ func TestSIGHUP(t *testing.T) {
 		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		want := "flows." + strconv.Itoa(seq) + ".csv"
+		want := fmt.Sprintf("flows.%06d.csv", seq)
 		waitFor(t, want, func() bool { _, err := os.Stat(filepath.Join(dir, want)); return err == nil })
 	}
 	waitFor(t, "a third file being written", temp)
@@ -667,7 +667,7 @@ func TestSIGHUP(t *testing.T) {
 		t.Fatalf("%v: %s", err, s.stderr.String())
 	}
 	final, hidden := finalFiles(t, dir)
-	if !slices.Equal(final, []string{"flows.0.csv", "flows.1.csv", "flows.2.csv"}) || len(hidden) != 0 {
+	if !slices.Equal(final, []string{"flows.000000.csv", "flows.000001.csv", "flows.000002.csv"}) || len(hidden) != 0 {
 		t.Fatalf("files %v, hidden %v", final, hidden)
 	}
 	var perFile [][]uint64
@@ -731,9 +731,9 @@ func TestDiskFull(t *testing.T) {
 		}
 		var perFile [][]uint64
 		for i := range final {
-			perFile = append(perFile, csvIDs(t, filepath.Join(dir, "rotated."+strconv.Itoa(i)+".csv")))
+			perFile = append(perFile, csvIDs(t, filepath.Join(dir, fmt.Sprintf("rotated.%06d.csv", i))))
 		}
-		if len(final) == 0 || !strings.Contains(r.stderr, fmt.Sprintf("%q", filepath.Join(dir, "rotated."+strconv.Itoa(len(final))+".csv"))) {
+		if len(final) == 0 || !strings.Contains(r.stderr, fmt.Sprintf("%q", filepath.Join(dir, fmt.Sprintf("rotated.%06d.csv", len(final))))) {
 			t.Errorf("%s: files %v, stderr %q", c.name, final, r.stderr)
 		}
 		checkIDs(t, perFile, 20*len(final))

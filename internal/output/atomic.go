@@ -6,11 +6,64 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 )
 
 // tempSeq numbers the temporary files of this process.
 var tempSeq atomic.Uint64
+
+// pending holds the temporary files of this process not yet committed or
+// aborted, for AbortPending.
+var pending struct {
+	sync.Mutex
+	files map[*AtomicFile]struct{}
+}
+
+// AbortPending removes every temporary file of this process that is not
+// committed yet, so that a process about to exit on a second signal leaves
+// no hidden files behind. Files being written are not closed (their
+// writers may still run; writes then go to an unlinked file); a later
+// Commit of such a file fails. Final names are never touched. It may be
+// called from any goroutine.
+func AbortPending() {
+	pending.Lock()
+	defer pending.Unlock()
+	for a := range pending.files {
+		os.Remove(a.tmp)
+		delete(pending.files, a)
+	}
+}
+
+func register(a *AtomicFile) {
+	pending.Lock()
+	defer pending.Unlock()
+	if pending.files == nil {
+		pending.files = map[*AtomicFile]struct{}{}
+	}
+	pending.files[a] = struct{}{}
+}
+
+// unregister forgets a and reports whether it was still registered (false
+// once AbortPending removed its temporary file).
+func unregister(a *AtomicFile) bool {
+	pending.Lock()
+	defer pending.Unlock()
+	_, ok := pending.files[a]
+	delete(pending.files, a)
+	return ok
+}
+
+// tempPrefix and tempInfix frame a temporary name:
+// ".<base>.tmp-<pid>-<n>" (see RemoveStaleTemps).
+const (
+	tempPrefix = "."
+	tempInfix  = ".tmp-"
+)
+
+func tempName(dir, base string) string {
+	return filepath.Join(dir, tempPrefix+base+tempInfix+strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(tempSeq.Add(1), 10))
+}
 
 // AtomicFile is a file written under a hidden temporary name in the
 // directory of its final name and renamed to the final name only by Commit,
@@ -19,12 +72,11 @@ var tempSeq atomic.Uint64
 // never a partial file; a run killed before Commit leaves only the hidden
 // temporary file (".<name>.tmp-<pid>-<n>").
 type AtomicFile struct {
-	f     *os.File
-	path  string // final name
-	tmp   string
-	err   error // first write error
-	done  bool
-	bytes int64
+	f    *os.File
+	path string // final name
+	tmp  string
+	err  error // first write error
+	done bool
 }
 
 // CreateAtomic creates the temporary file for path. Errors name path.
@@ -33,22 +85,15 @@ func CreateAtomic(path string) (*AtomicFile, error) {
 	if base == "" {
 		return nil, fmt.Errorf("create %q: not a file name", path)
 	}
-	tmp := filepath.Join(dir, "."+base+".tmp-"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(tempSeq.Add(1), 10))
+	tmp := tempName(dir, base)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("create %q: %w", path, bareError(err))
 	}
-	return &AtomicFile{f: f, path: path, tmp: tmp}, nil
+	a := &AtomicFile{f: f, path: path, tmp: tmp}
+	register(a)
+	return a, nil
 }
-
-// Name returns the final name.
-func (a *AtomicFile) Name() string { return a.path }
-
-// TempName returns the temporary name the data is written under.
-func (a *AtomicFile) TempName() string { return a.tmp }
-
-// Size returns the number of bytes written so far.
-func (a *AtomicFile) Size() int64 { return a.bytes }
 
 // Write writes to the temporary file. Errors carry the bare cause (for
 // example syscall.ENOSPC), not the temporary name: callers name the final
@@ -58,7 +103,6 @@ func (a *AtomicFile) Write(p []byte) (int, error) {
 		return 0, a.err
 	}
 	n, err := a.f.Write(p)
-	a.bytes += int64(n)
 	if err != nil {
 		a.err = bareError(err)
 	}
@@ -80,19 +124,38 @@ func (a *AtomicFile) Commit() error {
 	a.done = true
 	if err := a.f.Sync(); err != nil {
 		a.f.Close()
-		os.Remove(a.tmp)
+		a.remove()
 		return fmt.Errorf("sync %q: %w", a.path, bareError(err))
 	}
 	if err := a.f.Close(); err != nil {
-		os.Remove(a.tmp)
+		a.remove()
 		return fmt.Errorf("close %q: %w", a.path, bareError(err))
 	}
-	if err := os.Rename(a.tmp, a.path); err != nil {
+	// The rename happens under the registry's lock, so AbortPending
+	// either removes the temporary file before (the rename then fails) or
+	// finds it committed.
+	pending.Lock()
+	_, ok := pending.files[a]
+	delete(pending.files, a)
+	var err error
+	if !ok {
+		err = errors.New("aborted")
+	} else if err = os.Rename(a.tmp, a.path); err != nil {
 		os.Remove(a.tmp)
+	}
+	pending.Unlock()
+	if err != nil {
 		return fmt.Errorf("rename to %q: %w", a.path, bareError(err))
 	}
 	syncDir(filepath.Dir(a.path))
 	return nil
+}
+
+// remove removes the temporary file and forgets it.
+func (a *AtomicFile) remove() {
+	if unregister(a) {
+		os.Remove(a.tmp)
+	}
 }
 
 // Abort closes and removes the temporary file; the final name is left
@@ -103,7 +166,7 @@ func (a *AtomicFile) Abort() {
 	}
 	a.done = true
 	a.f.Close()
-	os.Remove(a.tmp)
+	a.remove()
 }
 
 // syncDir makes a rename in dir durable. Some file systems refuse to sync
@@ -126,6 +189,10 @@ func bareError(err error) error {
 	var le *os.LinkError
 	if errors.As(err, &le) {
 		return le.Err
+	}
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
 	}
 	return err
 }

@@ -118,7 +118,7 @@ func TestFileSinkWriteErrorRemovesFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Begin(testColumns("x"))
-		s.(*fileSink).file.f.Close() // every later write fails
+		s.(*fileSink).dest.(*AtomicFile).f.Close() // every later write fails
 		r := features.Record{SPLTDirection: []int8{1}}
 		var werr error
 		for i := 0; i < 5000 && werr == nil; i++ {

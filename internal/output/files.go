@@ -2,10 +2,14 @@ package output
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -111,6 +115,15 @@ type FileConfig struct {
 	Text TextCompression
 	// Parquet configures Parquet files.
 	Parquet ParquetConfig
+	// LiveFlush, when positive, is for live capture: a CSV or JSONL file
+	// is written in place under its final name (created or truncated at
+	// once) rather than through a temporary file, and flushed (its
+	// compressor too) at least this often, so that tail -f follows it
+	// and a crash loses at most that much; a write error leaves the
+	// flows written so far. A device or pipe is flushed as often.
+	// Parquet files, whose footer comes last, are still written
+	// atomically: sensors should rotate them.
+	LiveFlush time.Duration
 }
 
 // Validate names the first bad field.
@@ -121,42 +134,92 @@ func (c *FileConfig) Validate() error {
 	if c.Format == FormatParquet && c.Text != NoCompression {
 		return fmt.Errorf("output: Text compression: not for Parquet, which compresses its pages (Parquet.Compression)")
 	}
+	if c.LiveFlush < 0 {
+		return fmt.Errorf("output: LiveFlush %v: must not be negative", c.LiveFlush)
+	}
 	if c.Format == FormatParquet {
 		return c.Parquet.Validate()
 	}
 	return nil
 }
 
-// Create opens a sink writing to a new file at path through an AtomicFile:
-// the file appears under path only when the sink is closed without error.
+// Aborter is implemented by the sinks that write files (FileConfig.Create,
+// Rotating): Abort discards the output instead of closing it. The file
+// being written is removed (a file written in place by LiveFlush too) and
+// its final name left as it was; files already completed stay; a device
+// or pipe is just closed. Abort after Close does nothing, and Close after
+// Abort returns ErrAborted. It may be called from any goroutine.
+type Aborter interface {
+	Abort()
+}
+
+// ErrAborted is returned by the sinks' Write and Close after Abort.
+var ErrAborted = errors.New("output aborted")
+
+// destWriter is where a fileSink's bytes go: an AtomicFile, a file written
+// in place (liveFile) or a device or pipe (streamFile). Commit makes the
+// output final, Abort discards it.
+type destWriter interface {
+	io.Writer
+	Commit() error
+	Abort()
+}
+
+// Create opens a sink writing to path, as Classify tells: a regular file
+// (or a new name, or the target of a symbolic link) through an AtomicFile,
+// so the file appears under its final name only when the sink is closed
+// without error; a character device, FIFO or socket directly. A folder is
+// refused.
 func (c *FileConfig) Create(path string) (Sink, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	af, err := CreateAtomic(path)
-	if err != nil {
+	d := Classify(path)
+	if err := d.Err(); err != nil {
 		return nil, err
 	}
-	fs := &fileSink{file: af, name: path}
+	var dest destWriter
+	live := c.LiveFlush > 0 && c.Format != FormatParquet
+	switch {
+	case d.Kind == DestStream:
+		f, err := openStream(d)
+		if err != nil {
+			return nil, err
+		}
+		dest = &streamFile{f: f, name: path}
+	case live:
+		f, err := os.OpenFile(d.Target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+		if err != nil {
+			return nil, fmt.Errorf("create %q: %w", path, bareError(err))
+		}
+		dest = &liveFile{streamFile{f: f, name: path}}
+	default:
+		af, err := CreateAtomic(d.Target)
+		if err != nil {
+			return nil, err
+		}
+		dest = af
+	}
+	fs := &fileSink{dest: dest, name: path}
 	if c.Format == FormatParquet {
-		fs.inner = NewParquet(af, path, c.Parquet)
+		fs.inner = NewParquet(dest, path, c.Parquet)
 		return fs, nil
 	}
-	var w io.Writer = af
+	var w io.Writer = dest
 	switch c.Text {
 	case Gzip:
-		fs.buf = bufio.NewWriterSize(af, flushSize)
+		fs.buf = bufio.NewWriterSize(dest, flushSize)
 		gz, err := gzip.NewWriterLevel(fs.buf, gzip.DefaultCompression)
 		if err != nil {
-			af.Abort()
+			dest.Abort()
 			return nil, err
 		}
 		fs.comp, w = gz, gz
 	case Zstd:
-		fs.buf = bufio.NewWriterSize(af, flushSize)
+		fs.buf = bufio.NewWriterSize(dest, flushSize)
 		zw, err := zstd.NewWriter(fs.buf, zstd.WithEncoderConcurrency(1))
 		if err != nil {
-			af.Abort()
+			dest.Abort()
 			return nil, err
 		}
 		fs.comp, w = zw, zw
@@ -165,30 +228,123 @@ func (c *FileConfig) Create(path string) (Sink, error) {
 	// here instead, in order, so hide its Close.
 	w = struct{ io.Writer }{w}
 	if c.Format == FormatJSONL {
-		fs.inner = NewJSONL(w, path)
+		j := NewJSONL(w, path)
+		fs.inner, fs.text = j, &j.textSink
 	} else {
-		fs.inner = NewCSV(w, path)
+		cs := NewCSV(w, path)
+		fs.inner, fs.text = cs, &cs.textSink
+	}
+	if c.LiveFlush > 0 {
+		fs.stop, fs.stopped = make(chan struct{}), make(chan struct{})
+		go fs.flushEvery(c.LiveFlush)
 	}
 	return fs, nil
 }
 
-// fileSink writes a format into an AtomicFile, possibly through a
-// compressor, and commits the file on a clean Close.
-type fileSink struct {
-	inner Sink
-	comp  io.WriteCloser // text compressor, or nil
-	buf   *bufio.Writer  // between compressor and file, or nil
-	file  *AtomicFile
-	name  string
+// compressor is a text compressor (gzip or zstd).
+type compressor interface {
+	io.WriteCloser
+	Flush() error
 }
 
-func (s *fileSink) Begin(cols []features.Column) error { return s.inner.Begin(cols) }
-func (s *fileSink) Write(r *features.Record) error     { return s.inner.Write(r) }
+// fileSink writes a format into a destWriter, possibly through a
+// compressor, and commits the destination on a clean Close. Its methods
+// hold a mutex, so a flushing goroutine or Abort may run beside the
+// writer.
+type fileSink struct {
+	mu    sync.Mutex
+	inner Sink
+	text  *textSink     // the text format's row buffer, or nil (Parquet)
+	comp  compressor    // text compressor, or nil
+	buf   *bufio.Writer // between compressor and file, or nil
+	dest  destWriter
+	name  string
+	done  bool // closed or aborted
 
-// Close finishes the format (footer, compressor trailer), and renames the
-// file to its final name only if every step succeeded; otherwise the
-// temporary file is removed and the first error returned.
+	stop, stopped chan struct{} // the LiveFlush goroutine, or nil
+}
+
+func (s *fileSink) Begin(cols []features.Column) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return ErrAborted
+	}
+	return s.inner.Begin(cols)
+}
+
+func (s *fileSink) Write(r *features.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return ErrAborted
+	}
+	return s.inner.Write(r)
+}
+
+// flushEvery flushes the sink every period until stop is closed.
+func (s *fileSink) flushEvery(period time.Duration) {
+	defer close(s.stopped)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			// Errors stay in the writers and are reported by Close.
+			s.Flush()
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// stopFlushing ends the LiveFlush goroutine, if any.
+func (s *fileSink) stopFlushing() {
+	if s.stop == nil {
+		return
+	}
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.stopped
+}
+
+// Flush writes the rows buffered so far, through the compressor (which
+// ends its current block), to the file. Parquet rows wait for their row
+// group: Flush does nothing for them.
+func (s *fileSink) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done || s.text == nil {
+		return nil
+	}
+	if err := s.text.flush(); err != nil {
+		return err
+	}
+	if s.comp != nil {
+		if err := s.comp.Flush(); err != nil {
+			return fmt.Errorf("write %q: %w", s.name, err)
+		}
+		if err := s.buf.Flush(); err != nil {
+			return fmt.Errorf("write %q: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// Close finishes the format (footer, compressor trailer), and commits the
+// destination only if every step succeeded; otherwise the temporary file
+// is removed and the first error returned.
 func (s *fileSink) Close() error {
+	s.stopFlushing()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return ErrAborted
+	}
+	s.done = true
 	err := s.inner.Close()
 	if s.comp != nil {
 		if cerr := s.comp.Close(); cerr != nil && err == nil {
@@ -201,11 +357,47 @@ func (s *fileSink) Close() error {
 		}
 	}
 	if err != nil {
-		s.file.Abort()
+		if lf, ok := s.dest.(*liveFile); ok {
+			// Written in place: the flows so far stay.
+			lf.f.Close()
+		} else {
+			s.dest.Abort()
+		}
 		return err
 	}
-	return s.file.Commit()
+	return s.dest.Commit()
 }
 
-// Written returns the bytes written to the file so far (compressed).
-func (s *fileSink) Written() int64 { return s.file.Size() }
+// Abort discards the output (see Aborter).
+func (s *fileSink) Abort() {
+	s.stopFlushing()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return
+	}
+	s.done = true
+	s.dest.Abort()
+	if s.comp != nil {
+		s.comp.Close() // frees the compressor; its bytes go nowhere
+	}
+}
+
+// liveFile is a file written in place under its final name
+// (FileConfig.LiveFlush). Commit syncs and closes it; Abort closes and
+// removes it.
+type liveFile struct{ streamFile }
+
+func (l *liveFile) Commit() error {
+	if l.err == nil {
+		if err := l.f.Sync(); err != nil {
+			l.err = bareError(err)
+		}
+	}
+	return l.streamFile.Commit()
+}
+
+func (l *liveFile) Abort() {
+	l.f.Close()
+	os.Remove(l.f.Name())
+}

@@ -16,10 +16,18 @@ import (
 // A name template is a file path with strftime-like fields, filled for each
 // file of a rotated output: %Y (year, 4 digits), %m (month), %d (day),
 // %H (hour), %M (minute), %S (second), all two digits, of the file's
-// interval start in UTC; %i, the file's sequence number (0, 1, ...); %%, a
+// interval start in UTC; %i, the file's sequence number (000000, 000001,
+// ...: six digits, more past 999999, so names sort in order); %%, a
 // percent sign. A template without any field gets ".<sequence>" before its
-// extension, as NFStream's flows_per_file names its files: flows.csv gives
-// flows.0.csv, flows.1.csv...
+// extension, as NFStream's flows_per_file names its files, zero-padded
+// likewise: flows.csv gives flows.000000.csv, flows.000001.csv...
+//
+// A run never overwrites a file it wrote: when a name comes again (a
+// template that cannot tell the intervals apart, such as %H over several
+// days, or a second file in one interval after --rotate-flows or SIGHUP
+// without %i), the file gets "_2", "_3"... before its output extension
+// (f-00.csv, then f-00_2.csv). "_" sorts after ".", so a repeat sorts
+// right after the first file of its name (up to _9).
 
 // CheckTemplate reports an unknown or unfinished field of a name template.
 func CheckTemplate(tmpl string) error {
@@ -36,6 +44,48 @@ func CheckTemplate(tmpl string) error {
 		}
 	}
 	return nil
+}
+
+// TemplateRepeats tells, in a sentence, why a template used with this
+// interval (0: none) and flow count (0: none) can give the same name to
+// two files of a run, or "" when it cannot (apart from Rotate, on
+// SIGHUP). Such files are not lost (see the de-duplication above), but the
+// names do not tell the intervals apart: callers warn before the run.
+// tmpl must be valid (CheckTemplate).
+func TemplateRepeats(tmpl string, interval time.Duration, flows uint64) string {
+	if !templateHasFields(tmpl) || strings.Contains(strings.ReplaceAll(tmpl, "%%", ""), "%i") {
+		return "" // a sequence number in every name
+	}
+	if flows > 0 {
+		return fmt.Sprintf("name template %q has no %%i: the files of one interval after every %d flows repeat a name and get _2, _3... suffixes", tmpl, flows)
+	}
+	has := func(c byte) bool {
+		return strings.Contains(strings.ReplaceAll(tmpl, "%%", ""), "%"+string(c))
+	}
+	// The fields a file's interval start needs, coarsest first.
+	need := "YmdHMS"
+	switch {
+	case interval <= 0 || interval%time.Second != 0:
+		// By flows only (file times to the second), or intervals finer
+		// than a second.
+		return fmt.Sprintf("name template %q has no %%i: files started within one second repeat a name and get _2, _3... suffixes", tmpl)
+	case interval%(24*time.Hour) == 0:
+		need = "Ymd"
+	case interval%time.Hour == 0:
+		need = "YmdH"
+	case interval%time.Minute == 0:
+		need = "YmdHM"
+	}
+	var missing []string
+	for i := range len(need) {
+		if !has(need[i]) {
+			missing = append(missing, "%"+need[i:i+1])
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("name template %q lacks %s (or %%i) for --rotate %v: names repeat when the capture spans longer, and repeats get _2, _3... suffixes", tmpl, strings.Join(missing, " "), interval)
 }
 
 // templateHasFields reports whether tmpl has a field other than %%.
@@ -81,7 +131,7 @@ func ExpandTemplate(tmpl string, t time.Time, seq uint64) string {
 		case 'S':
 			b = appendPad(b, t.Second(), 2)
 		case 'i':
-			b = strconv.AppendUint(b, seq, 10)
+			b = appendSeq(b, seq)
 		default: // %% (CheckTemplate refuses others)
 			b = append(b, tmpl[i])
 		}
@@ -97,11 +147,30 @@ func appendPad(b []byte, v, width int) []byte {
 	return append(b, s...)
 }
 
+// seqDigits is the width to which sequence numbers are zero-padded.
+const seqDigits = 6
+
+// appendSeq appends seq zero-padded to seqDigits digits.
+func appendSeq(b []byte, seq uint64) []byte {
+	s := strconv.FormatUint(seq, 10)
+	for n := len(s); n < seqDigits; n++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
 // insertSeq puts ".<seq>" before the output extension of path
-// (flows.csv.gz gives flows.<seq>.csv.gz), or at its end when it has none.
+// (flows.csv.gz gives flows.000003.csv.gz), or at its end when it has
+// none.
 func insertSeq(path string, seq uint64) string {
 	stem, ext := SplitExt(path)
-	return stem + "." + strconv.FormatUint(seq, 10) + ext
+	return stem + "." + string(appendSeq(nil, seq)) + ext
+}
+
+// insertRepeat puts "_<n>" before the output extension of path.
+func insertRepeat(path string, n int) string {
+	stem, ext := SplitExt(path)
+	return stem + "_" + strconv.Itoa(n) + ext
 }
 
 // RotateConfig configures a Rotating sink.
@@ -125,6 +194,10 @@ type RotateConfig struct {
 	// the meter's clock does not), so this is the closest the record
 	// tells, and never goes backwards.
 	Now func() time.Time
+	// Warn, when set, receives a warning when a name repeats and a file
+	// gets a _<n> suffix (see the name templates above): once per run,
+	// with the first renamed file.
+	Warn func(msg string)
 }
 
 // Validate names the first bad field.
@@ -156,9 +229,10 @@ type Rotating struct {
 	curStart  uint64 // interval start of cur, ms
 	curFlows  uint64
 	seq       uint64 // sequence number of the next file
-	lastBase  string // expanded name of the last file, before de-duplication
 	watermark uint64 // packet time, ms
 	files     []string
+	used      map[string]bool // the names of the files opened
+	warned    bool
 	err       error
 }
 
@@ -168,6 +242,7 @@ func NewRotating(cfg RotateConfig) *Rotating {
 		cfg:        cfg,
 		intervalMS: uint64(cfg.Interval / time.Millisecond),
 		dirFields:  templateHasFields(filepath.Dir(cfg.Template)),
+		used:       map[string]bool{},
 	}
 }
 
@@ -223,10 +298,13 @@ func (s *Rotating) open(start uint64) error {
 	}
 	base := ExpandTemplate(s.cfg.Template, t, s.seq)
 	name := base
-	if base == s.lastBase {
-		// A second file for the same interval (--rotate-flows, SIGHUP) in
-		// a template without %i: keep the first.
-		name = insertSeq(base, s.seq)
+	for n := 2; s.used[name]; n++ {
+		// Never overwrite a file of this run: the next free _<n>.
+		name = insertRepeat(base, n)
+	}
+	if name != base && !s.warned && s.cfg.Warn != nil {
+		s.warned = true
+		s.cfg.Warn(fmt.Sprintf("%s was already written by this run: writing %s instead (later repeats of a name get _2, _3... suffixes too); put %%i or finer time fields in the name template to avoid this", base, name))
 	}
 	if s.dirFields {
 		if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
@@ -245,9 +323,10 @@ func (s *Rotating) open(start uint64) error {
 		s.err = err
 		return err
 	}
-	s.cur, s.curStart, s.curFlows, s.lastBase = sink, start, 0, base
+	s.cur, s.curStart, s.curFlows = sink, start, 0
 	s.seq++
 	s.files = append(s.files, name)
+	s.used[name] = true
 	return nil
 }
 
@@ -286,6 +365,24 @@ func (s *Rotating) CloseElapsed() error {
 		return nil
 	}
 	return s.closeCurrent()
+}
+
+// Abort discards the file being written, if any (see Aborter); the files
+// completed before stay. Later writes and Close return ErrAborted.
+func (s *Rotating) Abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur != nil {
+		if a, ok := s.cur.(Aborter); ok {
+			a.Abort()
+		} else {
+			s.cur.Close()
+		}
+		s.cur = nil
+	}
+	if s.err == nil {
+		s.err = ErrAborted
+	}
 }
 
 // Close closes the current file and returns the first error of the run.

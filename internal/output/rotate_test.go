@@ -20,18 +20,19 @@ func TestExpandTemplate(t *testing.T) {
 		seq  uint64
 		want string
 	}{
-		{"flows.csv", 0, "flows.0.csv"},
-		{"flows.csv", 12, "flows.12.csv"},
-		{"/data/flows.csv.gz", 3, "/data/flows.3.csv.gz"},
-		{"out/flows.jsonl.zst", 1, "out/flows.1.jsonl.zst"},
-		{"flows.parquet", 2, "flows.2.parquet"},
-		{"flows", 4, "flows.4"},
-		{"dir.v2/flows", 4, "dir.v2/flows.4"},
-		{"100%%.csv", 1, "100%.1.csv"},
+		{"flows.csv", 0, "flows.000000.csv"},
+		{"flows.csv", 12, "flows.000012.csv"},
+		{"/data/flows.csv.gz", 3, "/data/flows.000003.csv.gz"},
+		{"out/flows.jsonl.zst", 1, "out/flows.000001.jsonl.zst"},
+		{"flows.parquet", 2, "flows.000002.parquet"},
+		{"flows", 4, "flows.000004"},
+		{"dir.v2/flows", 4, "dir.v2/flows.000004"},
+		{"100%%.csv", 1, "100%.000001.csv"},
 		{"flows-%Y%m%d-%H%M%S.parquet", 9, "flows-20240301-090507.parquet"},
 		{"/data/%Y/%m/%d/flows-%H%M.csv", 0, "/data/2024/03/01/flows-0905.csv"},
-		{"flows-%i.csv", 7, "flows-7.csv"},
-		{"flows-%Y-%i-%%.csv", 7, "flows-2024-7-%.csv"},
+		{"flows-%i.csv", 7, "flows-000007.csv"},
+		{"flows-%i.csv", 1234567, "flows-1234567.csv"},
+		{"flows-%Y-%i-%%.csv", 7, "flows-2024-000007-%.csv"},
 	} {
 		if got := ExpandTemplate(c.tmpl, at, c.seq); got != c.want {
 			t.Errorf("ExpandTemplate(%q, %d) = %q, want %q", c.tmpl, c.seq, got, c.want)
@@ -158,7 +159,7 @@ func TestRotatingByFlowsAndSequence(t *testing.T) {
 		}
 	}
 	s.Close()
-	names := []string{"out/flows.0.csv.gz", "out/flows.1.csv.gz", "out/flows.2.csv.gz"}
+	names := []string{"out/flows.000000.csv.gz", "out/flows.000001.csv.gz", "out/flows.000002.csv.gz"}
 	sizes := []int{3, 3, 2}
 	if len(f.files) != 3 {
 		t.Fatalf("%d files", len(f.files))
@@ -171,8 +172,8 @@ func TestRotatingByFlowsAndSequence(t *testing.T) {
 }
 
 // TestRotatingRotate: Rotate (SIGHUP) ends the current file; the next flow
-// opens the next one. A time template without %i gets the sequence number
-// so the second file of an interval does not replace the first.
+// opens the next one. A time template without %i gets a repeat suffix so
+// the second file of an interval does not replace the first.
 func TestRotatingRotate(t *testing.T) {
 	var f memFiles
 	s := NewRotating(RotateConfig{Template: "flows-%H%M.parquet", Interval: time.Hour, Create: f.create})
@@ -188,7 +189,7 @@ func TestRotatingRotate(t *testing.T) {
 	s.Write(rec(1, t0+10))
 	s.Write(rec(2, t0+20))
 	s.Close()
-	if len(f.files) != 2 || f.files[0].name != "flows-1200.parquet" || f.files[1].name != "flows-1200.1.parquet" {
+	if len(f.files) != 2 || f.files[0].name != "flows-1200.parquet" || f.files[1].name != "flows-1200_2.parquet" {
 		t.Fatalf("files %v", s.Files())
 	}
 	if !slices.Equal(f.files[1].ids, []uint64{1, 2}) {
