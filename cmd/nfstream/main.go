@@ -3,13 +3,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/pipeline"
 )
 
@@ -22,16 +20,14 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The first signal ends the capture gracefully; restoring the default
-	// handling then lets a second signal abort at once.
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
+	// Signals are handled before anything runs (signals.go): the first
+	// SIGINT or SIGTERM ends the run gracefully, a second aborts, and
+	// SIGHUP never kills.
+	ctx := handleSignals()
 	err := newRootCommand().ExecuteContext(ctx)
-	stop()
-	os.Exit(exitCode(err))
+	code := exitCode(err)
+	capture.RestoreStdin()
+	os.Exit(code)
 }
 
 // exitCode maps an error to the process exit status, in one place.

@@ -189,6 +189,7 @@ func ndpiVersionLine() string {
 
 // run opens the output and runs the pipeline.
 func run(cmd *cobra.Command, o *options) error {
+	setHangupPolicy(o.out.rotating(), o.quiet)
 	if o.in.iface != "" {
 		return runLive(cmd, o)
 	}
@@ -204,7 +205,7 @@ func run(cmd *cobra.Command, o *options) error {
 	if err != nil {
 		return err
 	}
-	st, err := pipeline.Run(cmd.Context(), o.pipelineConfig(), out.sink, o.schema().Columns())
+	st, err := runFiles(cmd, o, out.sink)
 	out.done()
 	// After a write error the output is not there: say nothing of it.
 	if !o.quiet && !o.out.toStdout() && !out.failed() {

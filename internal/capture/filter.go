@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"golang.org/x/net/bpf"
 )
@@ -399,3 +400,17 @@ func (s *filtered) Next(p *Packet) error {
 }
 
 func (s *filtered) Close() error { return s.src.Close() }
+
+// Interrupt passes on to the filtered source. See Interrupter.
+func (s *filtered) Interrupt() {
+	if i, ok := s.src.(Interrupter); ok {
+		i.Interrupt()
+	}
+}
+
+// CountBytes passes on to the filtered source. See ByteCounter.
+func (s *filtered) CountBytes(total *atomic.Uint64) {
+	if c, ok := s.src.(ByteCounter); ok {
+		c.CountBytes(total)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
+	"time"
 )
 
 // readBufferSize is the size of the bufio.Reader under every file source.
@@ -24,10 +26,70 @@ type input struct {
 	c    io.Closer // nil when the caller owns the reader
 	off  int64
 	buf  []byte
+	raw  counting // what the bufio.Reader reads from
+	// dl, when set, is the file under a source whose reads may block (a
+	// pipe, FIFO, socket or terminal), for Interrupt.
+	dl deadliner
+}
+
+// deadliner is an *os.File managed by Go's poller.
+type deadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// counting counts the bytes read from r, in n and, once set, in total.
+type counting struct {
+	r     io.Reader
+	n     uint64
+	total *atomic.Uint64
+}
+
+func (c *counting) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n += uint64(n)
+		if c.total != nil {
+			c.total.Add(uint64(n))
+		}
+	}
+	return n, err
 }
 
 func newInput(r io.Reader, c io.Closer, name string) *input {
-	return &input{name: name, r: bufio.NewReaderSize(r, readBufferSize), c: c}
+	in := &input{name: name, c: c}
+	in.raw.r = r
+	in.r = bufio.NewReaderSize(&in.raw, readBufferSize)
+	return in
+}
+
+// Interrupter is implemented by the sources of Open whose reads may wait
+// for input (standard input or a FIFO that is a pipe, a socket or a
+// terminal). Interrupt, callable from any goroutine, makes the read under
+// way and every later one fail at once with an error wrapping
+// os.ErrDeadlineExceeded; the source is then done. On a regular file it
+// does nothing (its reads do not wait).
+type Interrupter interface {
+	Interrupt()
+}
+
+// ByteCounter is implemented by the sources of Open and NewReader.
+// CountBytes adds to total the bytes read from the input so far, and then
+// those of every later read as it happens (a read buffer at a time, not
+// per record), so another goroutine can follow the reading. Call it from
+// the goroutine that calls Next.
+type ByteCounter interface {
+	CountBytes(total *atomic.Uint64)
+}
+
+func (in *input) interrupt() {
+	if in.dl != nil {
+		in.dl.SetReadDeadline(time.Now())
+	}
+}
+
+func (in *input) countBytes(total *atomic.Uint64) {
+	total.Add(in.raw.n)
+	in.raw.total = total
 }
 
 // read reads len(p) bytes and returns how many it got. A short count means

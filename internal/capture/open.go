@@ -24,9 +24,23 @@ const (
 // everything up to the first Interface Description Block) is read and
 // checked here, as pcap_open_offline does, so a file libpcap cannot open
 // fails here.
+//
+// Reads of standard input, a FIFO, a socket or a terminal may wait for
+// input; such sources are Interrupters. For standard input this means
+// putting it in non-blocking mode while it is read: Close, or
+// RestoreStdin on the way out, sets it back.
 func Open(name string) (Source, error) {
 	if name == "-" {
-		return open(os.Stdin, nil, name)
+		f, c := pollableStdin()
+		var dl deadliner
+		if f != nil {
+			dl = f
+		}
+		src, err := open(orStdin(f), c, dl, name)
+		if err != nil && c != nil {
+			c.Close()
+		}
+		return src, err
 	}
 	f, err := os.Open(name)
 	if err != nil {
@@ -36,7 +50,10 @@ func Open(name string) (Source, error) {
 		}
 		return nil, fmt.Errorf("open %q: %w", name, err)
 	}
-	src, err := open(f, f, name)
+	// os.Open puts a FIFO, socket or terminal under Go's poller, where a
+	// read deadline can end a waiting read; on a regular file setting one
+	// fails, harmlessly.
+	src, err := open(f, f, f, name)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -44,15 +61,24 @@ func Open(name string) (Source, error) {
 	return src, nil
 }
 
+// orStdin is f, or os.Stdin when f is nil.
+func orStdin(f *os.File) io.Reader {
+	if f == nil {
+		return os.Stdin
+	}
+	return f
+}
+
 // NewReader returns a Source reading a capture from r, with name used in
 // error messages. Like Open it reads and checks the file header first.
 // Closing the Source does not close r.
 func NewReader(r io.Reader, name string) (Source, error) {
-	return open(r, nil, name)
+	return open(r, nil, nil, name)
 }
 
-func open(r io.Reader, c io.Closer, name string) (Source, error) {
+func open(r io.Reader, c io.Closer, dl deadliner, name string) (Source, error) {
 	in := newInput(r, c, name)
+	in.dl = dl
 	var m [4]byte
 	n, err := in.read(m[:])
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"sync/atomic"
 )
 
 // Classic pcap, read the way libpcap 1.10's sf-pcap.c reads it
@@ -212,3 +213,9 @@ func (r *pcapReader) Close() error {
 	r.err = errClosed(r.in.name)
 	return r.in.close()
 }
+
+// Interrupt stops a read waiting for input. See Interrupter.
+func (r *pcapReader) Interrupt() { r.in.interrupt() }
+
+// CountBytes counts the bytes read into total. See ByteCounter.
+func (r *pcapReader) CountBytes(total *atomic.Uint64) { r.in.countBytes(total) }

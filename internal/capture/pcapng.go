@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/binary"
 	"io"
+	"sync/atomic"
 )
 
 // pcapng, read the way libpcap 1.10's sf-pcapng.c reads it
@@ -432,3 +433,9 @@ func (r *pcapngReader) Close() error {
 	r.err = errClosed(r.in.name)
 	return r.in.close()
 }
+
+// Interrupt stops a read waiting for input. See Interrupter.
+func (r *pcapngReader) Interrupt() { r.in.interrupt() }
+
+// CountBytes counts the bytes read into total. See ByteCounter.
+func (r *pcapngReader) CountBytes(total *atomic.Uint64) { r.in.countBytes(total) }

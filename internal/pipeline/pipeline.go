@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/decode"
@@ -43,6 +44,16 @@ type Config struct {
 	Meters int
 	// Telemetry, if set, counts a live run's work as it goes (RunLive).
 	Telemetry *Telemetry
+	// Progress, if set, follows a run over files as it goes (Run).
+	Progress *Progress
+}
+
+// Progress counts the reading of a run over files as it goes, for another
+// goroutine to show: the reader updates it every progressEvery records
+// and every read buffer, not per record.
+type Progress struct {
+	Bytes   atomic.Uint64 // bytes read from the sources
+	Packets atomic.Uint64 // records read
 }
 
 // Stats counts what a run did.
@@ -298,7 +309,7 @@ type reader struct {
 
 func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source, error)) error {
 	for _, name := range r.cfg.Sources {
-		src, err := open(name)
+		src, err := openSource(ctx, open, name)
 		if err != nil {
 			return err
 		}
@@ -319,17 +330,67 @@ func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source,
 	return nil
 }
 
+// openSource opens a source, or returns ErrInterrupted once ctx is done
+// if opening waits for input (a pipe or FIFO with nothing written yet);
+// a source opened after that is closed.
+func openSource(ctx context.Context, open func(string) (capture.Source, error), name string) (capture.Source, error) {
+	if ctx.Err() != nil {
+		return nil, ErrInterrupted
+	}
+	if ctx.Done() == nil {
+		return open(name)
+	}
+	type opened struct {
+		src capture.Source
+		err error
+	}
+	c := make(chan opened, 1)
+	go func() {
+		src, err := open(name)
+		c <- opened{src, err}
+	}()
+	select {
+	case o := <-c:
+		return o.src, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-c; o.src != nil {
+				o.src.Close()
+			}
+		}()
+		return nil, ErrInterrupted
+	}
+}
+
+// progressEvery is how many records pass between updates of
+// Config.Progress.
+const progressEvery = 256
+
 // readSource decodes the packets of one source for the target; the caller
 // flushes the target.
 func (r *reader) readSource(ctx context.Context, name string, src capture.Source) error {
 	var pkt capture.Packet
 	checked := capture.LinkType(1<<32 - 1)
+	prog := r.cfg.Progress
+	if prog != nil {
+		if c, ok := src.(capture.ByteCounter); ok {
+			c.CountBytes(&prog.Bytes)
+		}
+		defer func() { prog.Packets.Store(r.packets) }()
+	}
+	// A read waiting for input (a quiet pipe) ends when ctx is done.
+	if i, ok := src.(capture.Interrupter); ok {
+		defer context.AfterFunc(ctx, i.Interrupt)()
+	}
 	for {
 		if r.cfg.MaxPackets > 0 && r.packets >= r.cfg.MaxPackets {
 			return nil
 		}
 		if r.packets%checkEvery == 0 && ctx.Err() != nil {
 			return ErrInterrupted
+		}
+		if prog != nil && r.packets%progressEvery == 0 {
+			prog.Packets.Store(r.packets)
 		}
 		p, ok := r.dst.slot()
 		if !ok {
@@ -340,6 +401,9 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 			return nil
 		}
 		if err != nil {
+			if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				return ErrInterrupted
+			}
 			return err
 		}
 		r.packets++
