@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -276,5 +280,135 @@ func TestMaxFlowsStopsReading(t *testing.T) {
 	r := runNFStream(t, nil, "-r", capFile, "-o", filepath.Join(t.TempDir(), "all.csv"), "--n-dissections", "0", "--idle-timeout", "1", "--max-flows", strconv.Itoa(2*n))
 	if r.code != 0 || strings.Contains(r.stderr, "stopped") {
 		t.Errorf("unreached limit: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestLiveEviction captures on the loopback device 1000 one-packet UDP
+// flows (source ports 45000-45999) with --max-active-flows 100: 900 leave
+// early with expiration id 2, counted as evicted by the Prometheus counter
+// and the JSON report, and at SIGTERM every flow is in the output.
+func TestLiveEviction(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("live capture on lo needs root (CAP_NET_RAW)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	out := filepath.Join(t.TempDir(), "flows.csv")
+	cmd := exec.Command(nfstreamBin, "-i", "lo", "--meters", "1", "--n-dissections", "0", "-o", out,
+		"--max-active-flows", "100", "--metrics-addr", addr, "udp dst port 40997")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	metrics := func() string {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for i := 0; i < 50 && metrics() == ""; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	const n, limit = 1000, 100
+	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40997}
+	for i := 0; i < n; i++ {
+		c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 45000 + i}, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("x"))
+		c.Close()
+	}
+	want := fmt.Sprintf(`nfstream_flows_exported_total{reason="evicted"} %d`, n-limit)
+	var body string
+	for i := 0; i < 50; i++ {
+		if body = metrics(); strings.Contains(body, want) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(body, want) {
+		t.Errorf("metrics do not say %q:\n%s", want, body)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]int{}
+	ports := map[string]bool{}
+	for _, row := range lines(string(data))[1:] {
+		f := strings.SplitN(row, ",", 7)
+		reasons[f[1]]++
+		ports[f[5]] = true
+	}
+	if reasons["2"] != n-limit || reasons["0"] != limit || len(ports) != n {
+		t.Errorf("rows by expiration id %v, %d source ports; want %d evicted, %d at the end, %d flows", reasons, len(ports), n-limit, limit, n)
+	}
+}
+
+// TestLiveMaxFlows checks that a live capture ends by itself once
+// --max-flows flows are out, with exactly that many written.
+func TestLiveMaxFlows(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("live capture on lo needs root (CAP_NET_RAW)")
+	}
+	out := filepath.Join(t.TempDir(), "flows.csv")
+	cmd := exec.Command(nfstreamBin, "-i", "lo", "--meters", "2", "--n-dissections", "0", "-o", out,
+		"--max-flows", "10", "--idle-timeout", "0", "udp dst port 40996")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	time.Sleep(time.Second) // the rings are up
+	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40996}
+	for i := 0; i < 200; i++ {
+		c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 46000 + i}, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("x"))
+		c.Close()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%v: %s", err, stderr.String())
+			}
+			data, _ := os.ReadFile(out)
+			if got := len(lines(string(data))) - 1; got != 10 {
+				t.Errorf("%d flows written, want 10", got)
+			}
+			return
+		default:
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still capturing after 200 flows with --max-flows 10: %s", stderr.String())
+	}
+	data, _ := os.ReadFile(out)
+	if got := len(lines(string(data))) - 1; got != 10 {
+		t.Errorf("%d flows written, want 10", got)
 	}
 }
