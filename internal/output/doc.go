@@ -18,8 +18,14 @@
 //	Rotating    one file per interval or per N flows, from a name template
 //	  fileSink  (FileConfig.Create) one file: format, optional gzip/zstd
 //	    AtomicFile  hidden temporary name, renamed when complete
+//	    liveFile    (FileConfig.LiveFlush) text written in place, flushed
+//	    streamFile  a character device, FIFO or socket, written directly
 //
 // so a file appears under its final name only once its footer or
 // compressor trailer is written and synced, and a write error removes it
-// and stops the run with an error naming it.
+// and stops the run with an error naming it. Classify decides what a path
+// is (a symbolic link is followed to its target, a folder refused);
+// RemoveStaleTemps clears the temporary files of killed runs, Abort
+// (Aborter) discards an output, and AbortPending every temporary file of
+// the process.
 package output
