@@ -254,9 +254,19 @@ func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 	switch {
 	case out.toStdout():
 		s.name = "standard output"
-		if fc.Format == output.FormatJSONL {
+		switch {
+		case out.wallClock:
+			// Live: flushed every second, so a reader of the pipe
+			// gets the flows as they come.
+			fc.LiveFlush = time.Second
+			sink, err := fc.NewWriter(stdout, s.name)
+			if err != nil {
+				return nil, err
+			}
+			s.sink = sink
+		case fc.Format == output.FormatJSONL:
 			s.sink = output.NewJSONL(stdout, s.name)
-		} else {
+		default:
 			s.sink = output.NewCSV(stdout, s.name)
 		}
 	case out.rotating():

@@ -200,6 +200,25 @@ func (c *FileConfig) Create(path string) (Sink, error) {
 		}
 		dest = af
 	}
+	return c.sinkTo(dest, path)
+}
+
+// NewWriter returns a sink writing the format to w (standard output),
+// flushed at least every LiveFlush when that is positive, so that a
+// reader of a live capture's output gets the flows as they come. w is not
+// closed. Parquet needs a file: it is refused.
+func (c *FileConfig) NewWriter(w io.Writer, name string) (Sink, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.Format == FormatParquet {
+		return nil, fmt.Errorf("%s: Parquet is written to files only", name)
+	}
+	return c.sinkTo(&writerDest{w: w}, name)
+}
+
+// sinkTo returns the sink writing the format to dest.
+func (c *FileConfig) sinkTo(dest destWriter, path string) (Sink, error) {
 	fs := &fileSink{dest: dest, name: path}
 	if c.Format == FormatParquet {
 		fs.inner = NewParquet(dest, path, c.Parquet)
@@ -382,6 +401,14 @@ func (s *fileSink) Abort() {
 		s.comp.Close() // frees the compressor; its bytes go nowhere
 	}
 }
+
+// writerDest is a plain io.Writer as a destination (NewWriter): Commit
+// and Abort leave it open.
+type writerDest struct{ w io.Writer }
+
+func (d *writerDest) Write(p []byte) (int, error) { return d.w.Write(p) }
+func (d *writerDest) Commit() error               { return nil }
+func (d *writerDest) Abort()                      {}
 
 // liveFile is a file written in place under its final name
 // (FileConfig.LiveFlush). Commit syncs and closes it; Abort closes and

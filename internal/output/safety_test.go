@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -635,4 +636,48 @@ func zstdDecode(t *testing.T, b []byte) []byte {
 	defer d.Close()
 	io.Copy(&out, d)
 	return out.Bytes()
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestNewWriterLiveFlush: live output to standard output is flushed within
+// the period, not held until 64 KiB gather.
+func TestNewWriterLiveFlush(t *testing.T) {
+	var out lockedBuffer
+	s, err := (&FileConfig{Format: FormatJSONL, LiveFlush: 20 * time.Millisecond}).NewWriter(&out, "standard output")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Begin(testColumns("x"))
+	s.Write(&features.Record{ID: 1, SPLTDirection: []int8{1}})
+	s.Write(&features.Record{ID: 2, SPLTDirection: []int8{1}})
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(out.String(), "\n") != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s standard output has %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&FileConfig{Format: FormatParquet}).NewWriter(&out, "standard output"); err == nil {
+		t.Error("Parquet to a writer accepted")
+	}
 }
