@@ -36,7 +36,8 @@ type outputOptions struct {
 	// in place under its name and flushed every second.
 	wallClock bool
 
-	// stderr receives the warnings of openOutput (nil: os.Stderr);
+	// stderr receives the warnings of openOutput (nil: standard error,
+	// through statusLine);
 	// quiet, set from -q, silences them.
 	stderr io.Writer
 	quiet  bool
@@ -339,11 +340,12 @@ func (o *outputOptions) warnf(format string, args ...any) {
 	if o.quiet {
 		return
 	}
-	w := o.stderr
-	if w == nil {
-		w = os.Stderr
+	msg := fmt.Sprintf("nfstream: warning: "+format, args...)
+	if o.stderr == nil {
+		statusLine.println(msg) // clears the progress bar's line first
+		return
 	}
-	fmt.Fprintf(w, "nfstream: warning: "+format+"\n", args...)
+	fmt.Fprintln(o.stderr, msg)
 }
 
 // checkDir makes sure the folder of a rotated output exists when its name
