@@ -191,6 +191,11 @@ func TestFloodBoundedMemory(t *testing.T) {
 		}
 		t.Logf("%v: %s; metered in %v", extra, strings.TrimSpace(r.stderr), took.Round(time.Millisecond))
 	}
+	// 0 means no bound: the flood then outgrows the limit, as before.
+	r := runLimited(t, limitKiB, "-r", capFile, "-o", filepath.Join(t.TempDir(), "unbounded.csv"), "--n-dissections", "0", "--max-active-flows", "0")
+	if r.code == 0 || !strings.Contains(r.stderr, "out of memory") {
+		t.Errorf("--max-active-flows 0 under a %d KiB data limit: exit %d, want death by out of memory", limitKiB, r.code)
+	}
 	t.Logf("took %v", time.Since(start).Round(time.Millisecond))
 }
 
