@@ -281,6 +281,7 @@ type fileSink struct {
 	done  bool // closed or aborted
 
 	stop, stopped chan struct{} // the LiveFlush goroutine, or nil
+	stopOnce      sync.Once
 }
 
 func (s *fileSink) Begin(cols []features.Column) error {
@@ -322,11 +323,7 @@ func (s *fileSink) stopFlushing() {
 	if s.stop == nil {
 		return
 	}
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
+	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.stopped
 }
 
