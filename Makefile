@@ -1,4 +1,4 @@
-# nfstream: make build | test | bench | lint | fuzz | demo
+# nfstream: make build | test | bench | lint | fuzz | demo | man
 # Every target first makes sure the system packages and Go 1.26 are there.
 
 GO ?= $(shell [ -x /usr/local/go/bin/go ] && echo /usr/local/go/bin/go || echo go)
@@ -6,7 +6,7 @@ export PATH := $(dir $(GO)):$(PATH)
 BIN := bin/nfstream
 FUZZTIME ?= 1m
 
-.PHONY: all deps build test lint bench fuzz demo clean
+.PHONY: all deps build test lint bench fuzz demo man clean
 
 all: build
 
@@ -39,6 +39,11 @@ fuzz: deps
 # The main job on a capture this project generates and ships in testdata/.
 demo: build
 	./$(BIN) -r testdata/eth_ipv4.pcap --stats --splt 10
+
+# Manual pages generated from the command definition, into bin/man
+# (read one with: man -l bin/man/nfstream.1).
+man: build
+	./$(BIN) man bin/man
 
 clean:
 	rm -rf bin

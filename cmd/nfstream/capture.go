@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/pflag"
 
@@ -25,6 +26,9 @@ type captureOptions struct {
 	metrics   string
 
 	expr string // the filter: -f, or the trailing arguments
+	// opened is set once openFile opened a capture (the reader may run
+	// in a goroutine of its own).
+	opened atomic.Bool
 }
 
 func (o *captureOptions) addFlags(fs *pflag.FlagSet) {
@@ -35,7 +39,7 @@ func (o *captureOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVarP(&o.bufferKiB, "buffer-size", "B", 2048, "live capture: ring size per meter, in `KiB`")
 	fs.IntVar(&o.report, "report-interval", 0, "live capture: print a JSON performance report on standard error every `SEC` seconds (0: never)")
 	fs.StringVar(&o.metrics, "metrics-addr", "", "live capture: serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9108)")
-	fs.IntVar(&o.meters, "meters", 0, "number of meters packets are sharded to (0: one per core less one, at least one); file output is the same for any number")
+	fs.IntVar(&o.meters, "meters", 0, "number of meters packets are sharded to (0: files 1, live one per core less one); file output is the same for any number but for L7 values nDPI decided from its per-meter caches")
 }
 
 // validate checks the capture flags; reading files and a live interface
@@ -60,8 +64,8 @@ func (o *captureOptions) validate(files []string, args []string) error {
 	if o.iface == "" && (o.report > 0 || o.metrics != "") {
 		return usagef("--report-interval and --metrics-addr are for live capture (-i)")
 	}
-	if o.meters < 0 || o.meters > 1024 {
-		return usagef("--meters %d: must be from 0 to 1024", o.meters)
+	if err := checkMeters(o.meters); err != nil {
+		return err
 	}
 	if o.iface != "" {
 		if err := o.liveConfig().Validate(); err != nil {
@@ -77,15 +81,44 @@ func (o *captureOptions) validate(files []string, args []string) error {
 	return nil
 }
 
-// meterCount resolves --meters 0: one per core less one, at least one.
-// Live, the kernel needs a core for the rings; reading files with several
-// meters, the reader and decoder run in a goroutine of their own and need
-// one too (NFStream's own automatic count is cores - 1 offline as well).
-func (o *captureOptions) meterCount() int {
-	if o.meters > 0 {
-		return o.meters
+// maxMeters bounds --meters: a fanout group holds at most 256 sockets (live
+// capture fails beyond, after long set-up), and more meters than
+// metersPerCore per core only add sharding and merging work, each with
+// ~6 MB of nDPI state and ~25 ms of start-up.
+const (
+	maxMeters     = 256
+	metersPerCore = 4
+)
+
+// checkMeters refuses a --meters value beyond what can help, with the reason.
+func checkMeters(n int) error {
+	cores := runtime.GOMAXPROCS(0)
+	switch {
+	case n < 0:
+		return usagef("--meters %d: must be 0 (automatic) or more", n)
+	case n > maxMeters:
+		return usagef("--meters %d: at most %d (a live fanout group holds at most %d sockets)", n, maxMeters, maxMeters)
+	case n > metersPerCore*cores:
+		return usagef("--meters %d: at most %d on this machine (%d cores): more meters than %d per core only add sharding work, and each keeps ~6 MB of nDPI state",
+			n, metersPerCore*cores, cores, metersPerCore)
 	}
-	return max(runtime.NumCPU()-1, 1)
+	return nil
+}
+
+// meterCount resolves --meters 0. Files get one meter, so the default
+// output never depends on the machine (several meters can change the L7
+// values nDPI decides from its per-meter caches; docs/cli.md). Live, one
+// per core less one, at least one: the kernel needs a core for the rings.
+// Cores are what the Go runtime may use (GOMAXPROCS: CPU affinity and
+// cgroup CPU limits).
+func (o *captureOptions) meterCount() int {
+	switch {
+	case o.meters > 0:
+		return o.meters
+	case o.iface == "":
+		return 1
+	}
+	return max(runtime.GOMAXPROCS(0)-1, 1)
 }
 
 func (o *captureOptions) liveConfig() capture.LiveConfig {
@@ -98,6 +131,9 @@ func (o *captureOptions) liveConfig() capture.LiveConfig {
 // openFile opens a capture file with the filter, if any, applied.
 func (o *captureOptions) openFile(name string) (capture.Source, error) {
 	src, err := capture.Open(name)
+	if err == nil {
+		o.opened.Store(true)
+	}
 	if err != nil || o.expr == "" {
 		return src, err
 	}

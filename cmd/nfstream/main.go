@@ -30,9 +30,12 @@ func main() {
 	os.Exit(code)
 }
 
-// exitCode maps an error to the process exit status, in one place.
+// exitCode maps an error to the process exit status, in one place, and
+// prints it: one line "nfstream: <what>: <why>", then the summary of what
+// was written anyway.
 func exitCode(err error) int {
 	var usage *usageError
+	code := exitFailure
 	switch {
 	case err == nil:
 		return exitOK
@@ -41,9 +44,13 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, pipeline.ErrInterrupted):
 		fmt.Fprintln(os.Stderr, "nfstream: interrupted; flows read so far were written")
-		return exitInterrupted
+		code = exitInterrupted
 	default:
 		fmt.Fprintf(os.Stderr, "nfstream: %v\n", err)
-		return exitFailure
 	}
+	var s *summarized
+	if errors.As(err, &s) {
+		fmt.Fprint(os.Stderr, s.summary)
+	}
+	return code
 }

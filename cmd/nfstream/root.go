@@ -164,8 +164,19 @@ bidirectional flow, with the columns and values of NFStream.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Trailing arguments are the BPF filter; the first word may also
+		// name a subcommand (help, completion).
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.out.changed = cmd.Flags().Changed
+			if err := checkTrailing(cmd.Flags(), os.Args, args); err != nil {
+				return err
+			}
+			if !o.out.toStdout() && !o.out.rotating() {
+				if err := checkOutputNotInput(o.out.path, o.read); err != nil {
+					return err
+				}
+			}
 			if err := o.validate(args); err != nil {
 				return err
 			}
@@ -173,9 +184,13 @@ bidirectional flow, with the columns and values of NFStream.`,
 		},
 	}
 	cmd.SetVersionTemplate("nfstream {{.Version}}\n" + ndpiVersionLine())
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	cmd.Flags().SortFlags = false
 	o.addFlags(cmd.Flags())
+	addNegation(cmd.Flags(), "decode-tunnels", &o.decodeTunnels)
+	// help and completion (bash, zsh, fish, powershell) come with cobra
+	// once the command has subcommands.
+	cmd.AddCommand(newManCommand(cmd))
 	return cmd
 }
 
@@ -193,27 +208,46 @@ func run(cmd *cobra.Command, o *options) error {
 	if o.in.iface != "" {
 		return runLive(cmd, o)
 	}
-	for _, f := range o.read {
-		if f == "-" {
-			continue
-		}
-		if _, err := os.Stat(f); err != nil {
-			return fmt.Errorf("open %q: %w", f, unwrapPathError(err))
-		}
+	if err := checkInputs(o.read); err != nil {
+		return err
 	}
 	out, err := o.openOutput(cmd.OutOrStdout())
 	if err != nil {
 		return err
 	}
-	st, err := runFiles(cmd, o, out.sink)
+	st, err := runFiles(cmd, o, &discardUnlessRead{Sink: out.sink, out: out, read: &o.in.opened})
 	out.done()
-	// After a write error the output is not there: say nothing of it.
-	if !o.quiet && !o.out.toStdout() && !out.failed() {
-		fmt.Fprintf(cmd.ErrOrStderr(), "nfstream: %s flows from %s packets (%s ignored) written to %s%s\n",
+	// After a write error, or when no input could be read, the output is
+	// not there: say nothing of it.
+	var summary string
+	if !o.quiet && !o.out.toStdout() && !out.failed() && o.in.opened.Load() {
+		summary = fmt.Sprintf("nfstream: %s flows from %s packets (%s ignored) written to %s%s\n",
 			strconv.FormatUint(st.Flows, 10), strconv.FormatUint(st.Packets, 10), strconv.FormatUint(st.Ignored, 10), out.describe(), st.LimitNotes())
 	}
-	return err
+	return finish(cmd, summary, err)
 }
+
+// finish ends a run: on success it prints the summary; on failure the
+// summary goes with the error, and main prints it after the error line.
+func finish(cmd *cobra.Command, summary string, err error) error {
+	if err == nil {
+		fmt.Fprint(cmd.ErrOrStderr(), summary)
+		return nil
+	}
+	if summary == "" {
+		return err
+	}
+	return &summarized{err: err, summary: summary}
+}
+
+// summarized is a run's error with the summary of what was written anyway.
+type summarized struct {
+	err     error
+	summary string
+}
+
+func (e *summarized) Error() string { return e.err.Error() }
+func (e *summarized) Unwrap() error { return e.err }
 
 // unwrapPathError drops the *os.PathError wrapper, whose text repeats the
 // path we already quote.
