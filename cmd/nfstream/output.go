@@ -182,10 +182,21 @@ func (s *opened) describe() string {
 // failed reports whether writing the output failed.
 func (s *opened) failed() bool { return s.watch.err != nil }
 
-// watched remembers the first error of the sink it wraps.
+// watched remembers the first error of the sink it wraps. It is the sink
+// handed to the pipeline, and an output.Aborter: Abort discards the file
+// being written (see opened.abort).
 type watched struct {
 	output.Sink
+	raw output.Sink // the file or standard output sink, under anonymize
 	err error
+}
+
+// Abort discards the output when it writes files; on standard output it
+// does nothing.
+func (w *watched) Abort() {
+	if a, ok := w.raw.(output.Aborter); ok {
+		a.Abort()
+	}
 }
 
 func (w *watched) note(err error) error {
@@ -205,9 +216,7 @@ func (w *watched) Close() error                       { return w.note(w.Sink.Clo
 // pipe is closed. It stops the SIGHUP handler too. After Close it does
 // nothing.
 func (s *opened) abort() {
-	if a, ok := s.watch.Sink.(output.Aborter); ok {
-		a.Abort()
-	}
+	s.watch.Abort()
 	s.done()
 }
 
@@ -327,11 +336,12 @@ func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 		}
 		s.sink = sink
 	}
-	s.watch = &watched{Sink: s.sink}
-	s.sink = s.watch
+	raw := s.sink
 	if len(out.anonymize) > 0 {
 		s.sink = anonymize.Wrap(s.sink, out.anonymize, key)
 	}
+	s.watch = &watched{Sink: s.sink, raw: raw}
+	s.sink = s.watch
 	return s, nil
 }
 

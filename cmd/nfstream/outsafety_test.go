@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nfstream-go/nfstream/internal/output"
 )
 
 // TestOutputCharDevice: -o on a character device (a /dev/null made in a
@@ -213,5 +215,45 @@ func TestStaleTempsRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(rotStale); !os.IsNotExist(err) {
 		t.Errorf("%s not removed: %v", rotStale, err)
+	}
+}
+
+// TestOpenedAbort: the sink openOutput hands the pipeline is an
+// output.Aborter, also under --anonymize: Abort removes the file being
+// written and leaves the previous file under the final name.
+func TestOpenedAbort(t *testing.T) {
+	dir := t.TempDir()
+	final := filepath.Join(dir, "flows.csv")
+	if err := os.WriteFile(final, []byte("previous\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var o options
+	o.quiet = true
+	o.out = outputOptions{path: final, anonymize: []string{"src_ip"}, changed: func(string) bool { return false }}
+	cols := o.schema().Columns()
+	if err := o.out.validate(cols); err != nil {
+		t.Fatal(err)
+	}
+	out, err := o.openOutput(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := out.sink.(output.Aborter)
+	if !ok {
+		t.Fatalf("the sink %T is no output.Aborter", out.sink)
+	}
+	if err := out.sink.Begin(cols); err != nil {
+		t.Fatal(err)
+	}
+	a.Abort()
+	out.abort() // twice is harmless
+	if b, _ := os.ReadFile(final); string(b) != "previous\n" {
+		t.Errorf("the previous file changed: %q", b)
+	}
+	if final, hidden := finalFiles(t, dir); len(final) != 1 || len(hidden) != 0 {
+		t.Errorf("files %v, hidden %v", final, hidden)
+	}
+	if !out.failed() && out.sink.Close() == nil {
+		t.Error("Close after Abort succeeded")
 	}
 }
