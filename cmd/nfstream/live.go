@@ -45,9 +45,10 @@ func runLive(cmd *cobra.Command, o *options) error {
 	st, err := pipeline.RunLive(cmd.Context(), cfg, rings, out.sink, o.schema().Columns())
 	cancel()
 	out.done()
-	if !o.quiet {
-		fmt.Fprintf(cmd.ErrOrStderr(), "nfstream: %d packets captured on %q (%d dropped by the kernel), %d ignored; %d flows written to %s\n",
-			st.Received, o.in.iface, st.Dropped, st.Ignored, st.Flows, out.describe())
+	var summary string
+	if !o.quiet && !out.failed() {
+		summary = fmt.Sprintf("nfstream: %d packets captured on %q (%d dropped by the kernel), %d ignored; %d flows written to %s%s\n",
+			st.Received, o.in.iface, st.Dropped, st.Ignored, st.Flows, out.describe(), st.LimitNotes())
 	}
-	return err
+	return finish(cmd, summary, err)
 }
