@@ -69,10 +69,15 @@ func (o *outputOptions) validate(cols []features.Column) error {
 	// A device, FIFO or socket (-o /dev/null) is written directly and,
 	// like standard output, needs no extension; a folder is refused.
 	stream := false
-	if !o.toStdout() && !o.rotating() {
+	if !o.toStdout() {
 		d := output.Classify(o.path)
-		if err := d.Err(); err != nil {
-			return usagef("-o %v", err)
+		switch {
+		case o.rotating() && d.Kind == output.DestStream:
+			return usagef("-o %q is a device, FIFO or socket: it cannot be rotated (drop --rotate and --rotate-flows)", o.path)
+		case o.rotating():
+			// A name template: its files are classified as they come.
+		case d.Err() != nil:
+			return usagef("-o %v", d.Err())
 		}
 		stream = d.Kind == output.DestStream
 	}

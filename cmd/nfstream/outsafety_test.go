@@ -122,6 +122,15 @@ func TestOutputFolderRefused(t *testing.T) {
 	if final, hidden := finalFiles(t, dir); len(final)+len(hidden) != 0 {
 		t.Errorf("files created: %v %v", final, hidden)
 	}
+	// A FIFO cannot be rotated.
+	fifo := filepath.Join(dir, "f.csv")
+	if err := syscall.Mkfifo(fifo, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	r = runNFStream(t, nil, "-r", filepath.Join(dir, "missing.pcap"), "-o", fifo, "--rotate-flows", "10")
+	if r.code != 2 || !strings.Contains(r.stderr, "cannot be rotated") {
+		t.Errorf("rotating a FIFO: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 // TestRotateRepeatedNames: -o f-%H.csv --rotate 1h over 2.5 days: the
