@@ -56,7 +56,7 @@ func TemplateRepeats(tmpl string, interval time.Duration, flows uint64) string {
 	if !templateHasFields(tmpl) || strings.Contains(strings.ReplaceAll(tmpl, "%%", ""), "%i") {
 		return "" // a sequence number in every name
 	}
-	if flows > 0 {
+	if flows > 0 && interval > 0 {
 		return fmt.Sprintf("name template %q has no %%i: the files of one interval after every %d flows repeat a name and get _2, _3... suffixes", tmpl, flows)
 	}
 	has := func(c byte) bool {
