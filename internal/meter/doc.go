@@ -13,6 +13,11 @@
 // rules instead (Config.LRU and Advance): idle expiry from the least
 // recently seen flow, and on the wall clock when no packet comes.
 //
+// Memory is bounded by Config.MaxActive (budget.go): when the table is full,
+// a packet that needs a new flow first exports the oldest flow (head of the
+// list) with expiration id 2, features.ExpiredEvicted. Below the bound this
+// costs one compare per new flow.
+//
 // Several meters can share a capture and still give one meter's output:
 // MeterBatch meters without idle scans, and the caller runs the scans
 // across meters with IdleCandidates and ExpireIdle; every record carries
