@@ -27,7 +27,8 @@ func runFiles(cmd *cobra.Command, o *options, sink output.Sink) (pipeline.Stats,
 	cfg := o.pipelineConfig()
 	cols := o.schema().Columns()
 	w := cmd.ErrOrStderr()
-	if o.quiet || !isTerminal(w) {
+	// Flows written on the same terminal would be mixed with the line.
+	if o.quiet || !isTerminal(w) || o.out.toStdout() && isTerminal(cmd.OutOrStdout()) {
 		return pipeline.Run(cmd.Context(), cfg, sink, cols)
 	}
 	p := newProgress(w, o.read)
@@ -59,6 +60,7 @@ type progress struct {
 	counts pipeline.Progress
 	flows  atomic.Uint64
 	begin  time.Time
+	recent []sample // the last rateWindow draws, for packets/s
 	quit   chan struct{}
 	done   chan struct{}
 }
@@ -102,10 +104,34 @@ func (p *progress) stop() {
 	statusLine.clear()
 }
 
+// sample is the packet count at some time of the run.
+type sample struct {
+	at      time.Duration
+	packets uint64
+}
+
+// rateWindow is how many draws back packets/s looks (2 s).
+const rateWindow = 8
+
+// rate is the packets per second since the oldest recent sample, or since
+// the start.
+func (p *progress) rate(now sample) float64 {
+	from := sample{}
+	if len(p.recent) == rateWindow {
+		from = p.recent[0]
+		p.recent = append(p.recent[:0], p.recent[1:]...)
+	}
+	p.recent = append(p.recent, now)
+	secs := max((now.at - from.at).Seconds(), 1e-3)
+	return float64(now.packets-from.packets) / secs
+}
+
 // line is the progress text after elapsed, cut to the terminal's width.
+// Packets/s is the recent rate; the ETA follows the average byte rate.
 func (p *progress) line(elapsed time.Duration, width int) string {
 	bytes, packets, flows := p.counts.Bytes.Load(), p.counts.Packets.Load(), p.flows.Load()
 	secs := max(elapsed.Seconds(), 1e-3)
+	pps := p.rate(sample{elapsed, packets})
 	var b strings.Builder
 	if p.total > 0 {
 		done := min(bytes, p.total)
@@ -113,7 +139,7 @@ func (p *progress) line(elapsed time.Duration, width int) string {
 	} else {
 		fmt.Fprintf(&b, "%s read", humanBytes(bytes))
 	}
-	fmt.Fprintf(&b, ", %s packets/s, %d flows", humanCount(float64(packets)/secs), flows)
+	fmt.Fprintf(&b, ", %s packets/s, %d flows", humanCount(pps), flows)
 	if p.total > 0 && bytes > 0 {
 		if bytes >= p.total {
 			b.WriteString(", writing")

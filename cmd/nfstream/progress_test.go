@@ -126,3 +126,33 @@ func TestNoProgressOffTerminal(t *testing.T) {
 		t.Errorf("-q on a terminal: %q", got)
 	}
 }
+
+// TestProgressLine checks the text of the progress line.
+func TestProgressLine(t *testing.T) {
+	p := &progress{total: 10_000_000}
+	p.counts.Bytes.Store(2_500_000)
+	p.counts.Packets.Store(50_000)
+	p.flows.Store(1234)
+	got := p.line(time.Second, 200)
+	want := "2.5 MB of 10 MB (25%), 50k packets/s, 1234 flows, ETA 0:03"
+	if got != want {
+		t.Errorf("line %q; want %q", got, want)
+	}
+	if got := p.line(2*time.Second, 20); len(got) != 19 {
+		t.Errorf("cut to 20 columns: %q", got)
+	}
+	// Unknown total (standard input): bytes read, no ETA.
+	p = &progress{}
+	p.counts.Bytes.Store(999)
+	if got, want := p.line(time.Second, 200), "999 B read, 0 packets/s, 0 flows"; got != want {
+		t.Errorf("line %q; want %q", got, want)
+	}
+	for n, want := range map[uint64]string{0: "0 B", 1000: "1.0 kB", 123456789: "123 MB", 5_400_000_000: "5.4 GB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q; want %q", n, got, want)
+		}
+	}
+	if got := clock(3725 * time.Second); got != "1:02:05" {
+		t.Errorf("clock = %q", got)
+	}
+}
