@@ -361,6 +361,9 @@ func TestLiveEviction(t *testing.T) {
 		reasons[f[1]]++
 		ports[f[5]] = true
 	}
+	if !strings.Contains(stderr.String(), fmt.Sprintf("(%d flows evicted early: active-flow limit %d)", n-limit, limit)) {
+		t.Errorf("summary %q does not count the evictions", stderr.String())
+	}
 	if reasons["2"] != n-limit || reasons["0"] != limit || len(ports) != n {
 		t.Errorf("rows by expiration id %v, %d source ports; want %d evicted, %d at the end, %d flows", reasons, len(ports), n-limit, limit, n)
 	}
@@ -400,6 +403,9 @@ func TestLiveMaxFlows(t *testing.T) {
 			data, _ := os.ReadFile(out)
 			if got := len(lines(string(data))) - 1; got != 10 {
 				t.Errorf("%d flows written, want 10", got)
+			}
+			if !strings.Contains(stderr.String(), "; stopped at --max-flows 10") {
+				t.Errorf("summary %q does not say the limit stopped the run", stderr.String())
 			}
 			return
 		default:
