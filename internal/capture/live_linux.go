@@ -15,12 +15,19 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
 // Live capture on Linux: AF_PACKET sockets with TPACKET_V3 receive rings,
 // joined in one PACKET_FANOUT group.
+//
+// The socket itself (socket, the filter before bind, bind, promiscuous
+// mode, statistics, filters) is github.com/mdlayher/packet's; the ring
+// (PACKET_VERSION, PACKET_RESERVE, PACKET_RX_RING, mmap), the fanout
+// group and the wait for a block go through the connection's raw
+// descriptor (SyscallConn), since the package has no ring of its own.
 //
 // Ring layout (TPACKET_V3): the ring is blockCount blocks of blockSize
 // bytes. Each block starts with a struct tpacket_block_desc whose
@@ -82,8 +89,8 @@ type Live struct {
 	link      LinkType
 	snaplen   uint32
 	timeout   time.Duration
-	f         *os.File
-	rc        syscall.RawConn
+	conn      *packet.Conn
+	rc        syscall.RawConn // conn's descriptor
 	blockSize int
 	blocks    int
 
@@ -171,79 +178,86 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 		return fail(fmt.Errorf("capture on %q: %w", cfg.Interface, err))
 	}
 	for _, l := range lives {
-		if err := l.control(func(fd int) error { return attachFilter(fd, prog) }); err != nil {
+		if err := l.conn.SetBPF(prog); err != nil {
 			return fail(fmt.Errorf("capture on %q: filter %q: %w", cfg.Interface, cfg.Filter, err))
 		}
 	}
 	return lives, nil
 }
 
+// rejectAll is the classic BPF program that keeps no packet: the filter
+// of a socket before it has joined its group, and after Stop.
+var rejectAll = []bpf.RawInstruction{{Op: clsRET | retK, K: 0}}
+
 // newLive makes one socket with its ring, bound to the interface and
 // rejecting every packet.
 func newLive(cfg LiveConfig, ifi *net.Interface) (*Live, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-	if err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, noPrivileges(cfg.Interface, err)
-		}
-		return nil, fmt.Errorf("capture on %q: socket: %w", cfg.Interface, err)
+	// The reject-all filter is attached before bind, so nothing is
+	// queued on the socket before its ring exists and its real filter is
+	// in place. The protocol is given to bind only (socket(2) gets 0), so
+	// the socket sees no packet before that either.
+	conn, err := packet.Listen(ifi, packet.Raw, unix.ETH_P_ALL, &packet.Config{Filter: rejectAll})
+	switch {
+	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
+		return nil, noPrivileges(cfg.Interface, err)
+	case errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENXIO):
+		return nil, noInterface(cfg.Interface, err)
+	case err != nil:
+		return nil, fmt.Errorf("capture on %q: %w", cfg.Interface, err)
 	}
-	l := &Live{iface: cfg.Interface, ifindex: ifi.Index, snaplen: uint32(cfg.Snaplen), timeout: cfg.Timeout}
+	l := &Live{iface: cfg.Interface, ifindex: ifi.Index, snaplen: uint32(cfg.Snaplen), timeout: cfg.Timeout, conn: conn}
 	ok := false
 	defer func() {
 		if !ok {
 			if l.ring != nil {
 				unix.Munmap(l.ring)
 			}
-			unix.Close(fd)
+			conn.Close()
 		}
 	}()
 	wrap := func(op string, err error) error {
 		return fmt.Errorf("capture on %q: %s: %w", cfg.Interface, op, err)
 	}
 
-	if l.link, l.loopback, err = linkTypeOf(fd, cfg.Interface); err != nil {
+	// The descriptor is non-blocking and watched by the runtime's poller:
+	// Next waits there (rc.Read), and Close wakes it.
+	if l.rc, err = conn.SyscallConn(); err != nil {
+		return nil, wrap("descriptor", err)
+	}
+	err = l.control(func(fd int) error {
+		var err error
+		if l.link, l.loopback, err = linkTypeOf(fd, cfg.Interface); err != nil {
+			return err
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+			return wrap("TPACKET_V3", err)
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_RESERVE, ringReserve); err != nil {
+			return wrap("PACKET_RESERVE", err)
+		}
+		req := ringGeometry(cfg.Snaplen, cfg.BufferKiB, os.Getpagesize(), cfg.Timeout)
+		if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+			if errors.Is(err, unix.ENOMEM) {
+				return wrap(fmt.Sprintf("ring of %d blocks of %d KiB", req.Block_nr, req.Block_size>>10), err)
+			}
+			return wrap("PACKET_RX_RING", err)
+		}
+		l.blockSize, l.blocks = int(req.Block_size), int(req.Block_nr)
+		if l.ring, err = unix.Mmap(fd, 0, l.blockSize*l.blocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+			return wrap("mmap of the ring", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
-		return nil, wrap("TPACKET_V3", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_RESERVE, ringReserve); err != nil {
-		return nil, wrap("PACKET_RESERVE", err)
-	}
-	req := ringGeometry(cfg.Snaplen, cfg.BufferKiB, os.Getpagesize(), cfg.Timeout)
-	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		if errors.Is(err, unix.ENOMEM) {
-			return nil, wrap(fmt.Sprintf("ring of %d blocks of %d KiB", req.Block_nr, req.Block_size>>10), err)
-		}
-		return nil, wrap("PACKET_RX_RING", err)
-	}
-	l.blockSize, l.blocks = int(req.Block_size), int(req.Block_nr)
-	if l.ring, err = unix.Mmap(fd, 0, l.blockSize*l.blocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
-		return nil, wrap("mmap of the ring", err)
-	}
-	if err := attachFilter(fd, []bpf.RawInstruction{{Op: clsRET | retK, K: 0}}); err != nil {
-		return nil, wrap("SO_ATTACH_FILTER", err)
-	}
 	if cfg.Promisc {
-		mreq := unix.PacketMreq{Ifindex: int32(ifi.Index), Type: unix.PACKET_MR_PROMISC}
-		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+		// The membership goes when the socket closes.
+		if err := conn.SetPromiscuous(true); err != nil {
 			return nil, wrap("promiscuous mode", err)
 		}
 	}
-	sa := unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}
-	if err := unix.Bind(fd, &sa); err != nil {
-		if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENXIO) {
-			return nil, noInterface(cfg.Interface, err)
-		}
-		return nil, wrap("bind", err)
-	}
 
-	// A non-blocking descriptor in an os.File is watched by the runtime's
-	// poller: Next waits there, and Close wakes it. SyscallConn cannot
-	// fail on an open file.
-	l.f = os.NewFile(uintptr(fd), "packet socket on "+cfg.Interface)
-	l.rc, _ = l.f.SyscallConn()
 	l.ready = func(uintptr) bool { return l.closed.Load() || l.blockReady() }
 	l.mem = &ringMem{b: l.ring}
 	runtime.AddCleanup(l, (*ringMem).unmap, l.mem)
@@ -390,22 +404,6 @@ func joinFanout(lives []*Live) error {
 	return nil
 }
 
-// attachFilter sets the socket's classic BPF program (SO_ATTACH_FILTER),
-// replacing the one it had.
-func attachFilter(fd int, prog []bpf.RawInstruction) error {
-	if len(prog) == 0 {
-		return errors.New("empty program")
-	}
-	insns := make([]unix.SockFilter, len(prog))
-	for i, in := range prog {
-		insns[i] = unix.SockFilter{Code: in.Op, Jt: in.Jt, Jf: in.Jf, K: in.K}
-	}
-	fprog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
-	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog)
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
 // control runs fn on the socket's descriptor unless the socket is closed.
 func (l *Live) control(fn func(fd int) error) error {
 	var ferr error
@@ -513,7 +511,7 @@ func (l *Live) wait() error {
 	if l.stopping.Load() {
 		deadline = time.Unix(0, min(deadline.UnixNano(), l.drainBy.Load()))
 	}
-	if err := l.f.SetReadDeadline(deadline); err != nil {
+	if err := l.conn.SetReadDeadline(deadline); err != nil {
 		return err
 	}
 	return l.rc.Read(l.ready)
@@ -534,9 +532,7 @@ func (l *Live) Stop() error {
 	// The kernel retires a block on the first run of its timer (every
 	// Timeout) after a full period as the block being filled.
 	l.drainBy.Store(time.Now().Add(2*l.timeout + drainMargin).UnixNano())
-	err := l.control(func(fd int) error {
-		return attachFilter(fd, []bpf.RawInstruction{{Op: clsRET | retK, K: 0}})
-	})
+	err := l.conn.SetBPF(rejectAll)
 	l.stopping.Store(true)
 	if err != nil {
 		return fmt.Errorf("capture on %q: stop: %w", l.iface, err)
@@ -628,12 +624,7 @@ func (l *Live) Stats() (received, dropped uint64, err error) {
 
 // readStats adds the kernel's counters to the totals; statsMu is held.
 func (l *Live) readStats() error {
-	var st *unix.TpacketStatsV3
-	err := l.control(func(fd int) error {
-		var err error
-		st, err = unix.GetsockoptTpacketStatsV3(fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
-		return err
-	})
+	st, err := l.conn.Stats()
 	if err != nil {
 		return fmt.Errorf("capture on %q: statistics: %w", l.iface, err)
 	}
@@ -661,9 +652,9 @@ func (l *Live) Close() error {
 	l.statsMu.Lock()
 	l.readStats()
 	l.statsMu.Unlock()
-	// Closing the file wakes a waiting Next and waits until it is out of
-	// the poller.
-	err := l.f.Close()
+	// Closing the socket wakes a waiting Next and waits until it is out
+	// of the poller.
+	err := l.conn.Close()
 	l.mu.Lock()
 	l.mem.mu.Lock()
 	if l.mem.b != nil {
