@@ -1,6 +1,6 @@
-// Package benchlive is the live capture benchmark of nfstream, kept in a
-// module of its own so that its frame sender's library
-// (github.com/mdlayher/packet) stays out of the product's dependencies.
+// Package benchlive is the live capture benchmark of nfstream. Its frame
+// sender writes through github.com/mdlayher/packet, the library live
+// capture opens its sockets with.
 //
 // BenchmarkLiveVeth makes two network namespaces joined by a veth pair. A
 // raw packet socket in namespace A writes prebuilt Ethernet/IPv4/UDP frames
