@@ -212,7 +212,7 @@ type batch struct {
 	// packet event at clock tick, hand over the records so far (sync), or
 	// flush everything at the end.
 	barrier, end, sync bool
-	event, tick  uint64
+	event, tick        uint64
 }
 
 // keep copies packet i's IP bytes into the arena.

@@ -176,7 +176,7 @@ func (q *queue) recycle(b *batch) {
 // roundMsg is what a meter tells the coordinator at a barrier or at the end.
 type roundMsg struct {
 	end   bool
-	sync  bool // a sync round: nothing to scan
+	sync  bool     // a sync round: nothing to scan
 	cands []uint64 // creation indexes of the leading idle flows
 	bound uint64   // creation index of the first flow not in cands
 }
