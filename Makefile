@@ -32,6 +32,7 @@ bench: deps
 fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/decode
 	$(GO) test -run '^$$' -fuzz '^FuzzFastPath$$' -fuzztime $(FUZZTIME) ./internal/decode
+	$(GO) test -run '^$$' -fuzz '^FuzzGopacketOracle$$' -fuzztime $(FUZZTIME) ./internal/decode
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendPyFloat$$' -fuzztime $(FUZZTIME) ./internal/output
 	$(GO) test -run '^$$' -fuzz '^FuzzPcap$$' -fuzztime $(FUZZTIME) ./internal/capture
 	$(GO) test -run '^$$' -fuzz '^FuzzPcapng$$' -fuzztime $(FUZZTIME) ./internal/capture
