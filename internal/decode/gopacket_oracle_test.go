@@ -672,6 +672,20 @@ var oracleRules = []oracleRule{
 		match: func(c *oracleCase) bool { return c.v.pppoeDiscovery },
 	},
 	{
+		name: "ipv6-ext-chain-past-payload",
+		why: "gopacket's last IPv6 header is followed by an extension header chain that names one more " +
+			"extension header after the payload length is used up (or one gopacket rejects); nDPI's walk goes on " +
+			"while captured bytes are left, past the payload length into the frame's trailer, and drops the " +
+			"record or takes what it finds there",
+		match: func(c *oracleCase) bool {
+			switch c.v.proto {
+			case 0, 43, 44, 60:
+				return c.v.version == 6
+			}
+			return false
+		},
+	},
+	{
 		name:  "both-ignore",
 		why:   "neither decoder finds an IP packet (ARP, STP, LLDP, IPX, runts...): both drop the record",
 		match: func(c *oracleCase) bool { return !c.ok && !c.v.ip },
