@@ -675,30 +675,15 @@ var oracleRules = []oracleRule{
 		match: func(c *oracleCase) bool { return !c.gpKnown },
 	},
 	{
+		name:  "both-ignore",
+		why:   "neither decoder finds an IP packet (ARP, STP, LLDP, IPX, runts...): both drop the record",
+		match: func(c *oracleCase) bool { return !c.ok && !c.v.ip },
+	},
+	{
 		name: "ip-version-nibble",
 		why: "gopacket decodes an IP header as the link layer's type field (or IPv4's protocol 4/41) says without " +
 			"checking its version nibble; NFStream goes by the nibble alone (4 or 6, anything else is ignored)",
 		match: func(c *oracleCase) bool { return c.v.badVersion },
-	},
-	{
-		name: "ip-protocol-94",
-		why: "gopacket decodes IP protocol 94 (IPIP) as IPv4 in IP; NFStream decapsulates only protocols 4 and " +
-			"41 and meters the outer header",
-		match: func(c *oracleCase) bool { return c.ok && c.p.Protocol == 94 && c.v.ipLayers > 1 },
-	},
-	{
-		name: "ipip-inner-not-decoded-by-gopacket",
-		why: "gopacket's last IP header says IP-in-IP (protocol 4 or 41) but it decodes no inner header (the " +
-			"outer length leaves no room for one, or it rejects it); NFStream goes to the inner header by the " +
-			"captured length, before looking at anything else, and meters it or ignores the record when it is " +
-			"not there in full",
-		match: func(c *oracleCase) bool { return c.v.proto == protoIPIP || c.v.proto == protoIPv6 },
-	},
-	{
-		name: "ipv6-mobility-header",
-		why: "nDPI's extension-header walk steps over the Mobility header (135) like the others (and drops the " +
-			"record when its length runs past the packet); gopacket does not know that header and stops there",
-		match: func(c *oracleCase) bool { return c.v.version == 6 && c.v.proto == 135 },
 	},
 	{
 		name: "pppoe-discovery",
@@ -707,18 +692,10 @@ var oracleRules = []oracleRule{
 		match: func(c *oracleCase) bool { return c.v.pppoeDiscovery },
 	},
 	{
-		name: "ipv6-ext-chain-past-payload",
-		why: "gopacket's last IPv6 header is followed by an extension header chain that names one more " +
-			"extension header after the payload length is used up (or one gopacket rejects); nDPI's walk goes on " +
-			"while captured bytes are left, past the payload length into the frame's trailer, and drops the " +
-			"record or takes what it finds there",
-		match: func(c *oracleCase) bool {
-			switch c.v.proto {
-			case 0, 43, 44, 60:
-				return c.v.version == 6
-			}
-			return false
-		},
+		name: "qinq-88a8",
+		why: "NFStream knows only the 0x8100 VLAN tag; behind an 802.1ad (0x88a8) tag it reads the tag as the IP " +
+			"header and ignores the record, while gopacket decodes both tags",
+		match: func(c *oracleCase) bool { return c.v.qinq },
 	},
 	{
 		name: "llc-two-byte-control",
@@ -726,11 +703,6 @@ var oracleRules = []oracleRule{
 			"header and the IP header after it start a byte later; NFStream takes LLC and SNAP as a fixed " +
 			"8 bytes",
 		match: func(c *oracleCase) bool { return c.v.llcLongControl },
-	},
-	{
-		name:  "both-ignore",
-		why:   "neither decoder finds an IP packet (ARP, STP, LLDP, IPX, runts...): both drop the record",
-		match: func(c *oracleCase) bool { return !c.ok && !c.v.ip },
 	},
 	{
 		name: "tunnel-inner-not-ip",
@@ -763,6 +735,12 @@ var oracleRules = []oracleRule{
 		match: func(c *oracleCase) bool { return c.ok && c.p.TunnelID == TunnelGTP && !c.v.gtp },
 	},
 	{
+		name: "tunnel-capwap-tzsp",
+		why: "NFStream decapsulates CAPWAP data and TZSP (tunnel_id 2 and 3); gopacket has no decoder for either, " +
+			"so its last IP header is the outer one",
+		match: func(c *oracleCase) bool { return c.ok && (c.p.TunnelID == TunnelCAPWAP || c.p.TunnelID == TunnelTZSP) },
+	},
+	{
 		name: "ppp-address-control",
 		why: "NFStream's DLT_PPP handling knows Cisco HDLC framing (0x0f/0x8f) and a bare 2-byte protocol; a PPP " +
 			"frame starting with the ff 03 address and control bytes puts the protocol where it looks for the IP " +
@@ -780,10 +758,10 @@ var oracleRules = []oracleRule{
 		},
 	},
 	{
-		name: "tunnel-capwap-tzsp",
-		why: "NFStream decapsulates CAPWAP data and TZSP (tunnel_id 2 and 3); gopacket has no decoder for either, " +
-			"so its last IP header is the outer one",
-		match: func(c *oracleCase) bool { return c.ok && (c.p.TunnelID == TunnelCAPWAP || c.p.TunnelID == TunnelTZSP) },
+		name: "ip-protocol-94",
+		why: "gopacket decodes IP protocol 94 (IPIP) as IPv4 in IP; NFStream decapsulates only protocols 4 and " +
+			"41 and meters the outer header",
+		match: func(c *oracleCase) bool { return c.ok && c.p.Protocol == 94 && c.v.ipLayers > 1 },
 	},
 	{
 		name: "ipv4-later-fragment-ignored",
@@ -806,6 +784,34 @@ var oracleRules = []oracleRule{
 		},
 	},
 	{
+		name: "ipip-inner-not-decoded-by-gopacket",
+		why: "gopacket's last IP header says IP-in-IP (protocol 4 or 41) but it decodes no inner header (the " +
+			"outer length leaves no room for one, or it rejects it); NFStream goes to the inner header by the " +
+			"captured length, before looking at anything else, and meters it or ignores the record when it is " +
+			"not there in full",
+		match: func(c *oracleCase) bool { return c.v.proto == protoIPIP || c.v.proto == protoIPv6 },
+	},
+	{
+		name: "ipv6-mobility-header",
+		why: "nDPI's extension-header walk steps over the Mobility header (135) like the others (and drops the " +
+			"record when its length runs past the packet); gopacket does not know that header and stops there",
+		match: func(c *oracleCase) bool { return c.v.version == 6 && c.v.proto == 135 },
+	},
+	{
+		name: "ipv6-ext-chain-past-payload",
+		why: "gopacket's last IPv6 header is followed by an extension header chain that names one more " +
+			"extension header after the payload length is used up (or one gopacket rejects); nDPI's walk goes on " +
+			"while captured bytes are left, past the payload length into the frame's trailer, and drops the " +
+			"record or takes what it finds there",
+		match: func(c *oracleCase) bool {
+			switch c.v.proto {
+			case 0, 43, 44, 60:
+				return c.v.version == 6
+			}
+			return false
+		},
+	},
+	{
 		name: "ipv6-payload-not-captured",
 		why: "NFStream ignores an IPv6 packet whose payload length runs past the captured bytes (snaplen); " +
 			"gopacket decodes it as truncated",
@@ -825,12 +831,6 @@ var oracleRules = []oracleRule{
 		match: func(c *oracleCase) bool {
 			return !c.ok && c.v.version == 6 && c.v.proto == 59
 		},
-	},
-	{
-		name: "qinq-88a8",
-		why: "NFStream knows only the 0x8100 VLAN tag; behind an 802.1ad (0x88a8) tag it reads the tag as the IP " +
-			"header and ignores the record, while gopacket decodes both tags",
-		match: func(c *oracleCase) bool { return c.v.qinq },
 	},
 	{
 		name: "ipv4-zero-total-length",
