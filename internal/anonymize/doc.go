@@ -1,6 +1,6 @@
 // Package anonymize replaces the values of chosen output columns by their
 // keyed BLAKE2b-512 digest, as NFStream's columns_to_anonymize does
-// (NFSTREAM-REFERENCE.md 6.2): the hex digest (128 characters) of the
+// (docs/nfstream-semantics.md 6.2): the hex digest (128 characters) of the
 // value's text (Python's str(value), UTF-8) under a 64-byte key. With the
 // same key the same value always gives the same digest, so a key file makes
 // anonymized outputs joinable across runs and sensors; a random key (as

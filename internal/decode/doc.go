@@ -11,8 +11,8 @@
 // CAPWAP and TZSP are decapsulated only when tunnel decoding is on. Where the
 // C code would read past the captured bytes, this decoder reads zeros.
 //
-// Departures, all documented in PRODUCT.md: Linux SLL2 and PPI link types
-// are decoded (NFStream ignores them).
+// Departures, documented in docs/compatibility.md item 3: Linux SLL2 and
+// PPI link types are decoded (NFStream ignores them).
 //
 // Decode allocates nothing: the Packet's IPContent is a sub-slice of the
 // input record and is valid as long as the record's bytes are.

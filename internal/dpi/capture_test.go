@@ -123,7 +123,7 @@ type meterFlow struct {
 }
 
 // dissect runs packets through e as NFStream 6.5.4 does with
-// n_dissections = budget (NFSTREAM-REFERENCE.md 3.6), then gives up on
+// n_dissections = budget (docs/nfstream-semantics.md 3.6), then gives up on
 // flows still unknown and collects every flow, in creation order. It frees
 // every nDPI flow it creates.
 func dissect(e *Engine, pkts []ipPacket, nflows, budget int) []dissected {

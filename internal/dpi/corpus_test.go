@@ -13,7 +13,7 @@ import (
 )
 
 // TestFacebookCorpus checks NFStream's test_fingerprint_extraction
-// (NFSTREAM-REFERENCE.md 2.6 and 9) on facebook.pcap: two TLS flows, each
+// (docs/nfstream-semantics.md 2.6 and 9) on facebook.pcap: two TLS flows, each
 // dissected with NFStream's default budget of 20 packets.
 func TestFacebookCorpus(t *testing.T) {
 	pkts, n := readCapture(t, corpusCapture(t, "facebook.pcap"))
@@ -85,7 +85,7 @@ func TestCorpusFingerprints(t *testing.T) {
 // NFStream's budget of 20 packets. Flows are grouped without timeouts, so
 // only captures whose flows come out with NFStream's packet counts, in
 // NFStream's order, are compared. The L7 columns may differ where the nDPI
-// versions differ (PRODUCT.md item 1): the test reports the agreement and
+// versions differ (docs/compatibility.md item 1): the test reports the agreement and
 // fails only if it falls below what nDPI 4.2 reaches today.
 func TestCorpusAgreement(t *testing.T) {
 	if testing.Short() {

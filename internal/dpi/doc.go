@@ -26,7 +26,7 @@
 // not safe for concurrent use: each meter goroutine creates its own, as
 // NFStream gives each meter process its own module. nDPI keeps caches per
 // module, so a classification from such a cache (confidence "DPI cache")
-// depends on which flows the same Engine saw before (PRODUCT.md item 5).
+// depends on which flows the same Engine saw before (docs/compatibility.md item 5).
 //
 // A Flow is a handle to C memory owned by the caller (the meter's flow
 // slot): it stays valid until FreeFlow, whatever happens to the Go value
@@ -51,7 +51,7 @@
 // 2 match by IP, 3 DPI cache, 4 DPI, while NFStream's tree numbers it 0
 // unknown, 1 match by port, 2 nBPF, 3 DPI partial, 4 DPI partial cache,
 // 5 DPI cache, 6 DPI, 7 match by IP. Info.Confidence is always given in
-// NFStream's numbering (PRODUCT.md item 7).
+// NFStream's numbering (docs/compatibility.md item 7).
 //
 // # C memory accounting
 //

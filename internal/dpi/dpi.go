@@ -95,7 +95,7 @@ func (p Protocol) isTLSFamily() bool {
 }
 
 // nfstreamConfidence maps nDPI 4.2's ndpi_confidence_t to the number
-// NFStream's nDPI tree gives the same meaning (PRODUCT.md item 7):
+// NFStream's nDPI tree gives the same meaning (docs/compatibility.md item 7):
 // unknown 0->0, match by port 1->1, match by IP 2->7, DPI cache 3->5,
 // DPI 4->6. nDPI 4.2 defines no other value; should one appear it is
 // passed through unchanged (truncated to 8 bits), so that it shows up in

@@ -185,7 +185,7 @@ func TestUnknownFlow(t *testing.T) {
 }
 
 func TestConfidenceMapping(t *testing.T) {
-	// nDPI 4.2 ndpi_confidence_t -> NFStream's numbering (PRODUCT.md 7).
+	// nDPI 4.2 ndpi_confidence_t -> NFStream's numbering (docs/compatibility.md item 7).
 	for in, want := range map[uint32]uint8{0: 0, 1: 1, 2: 7, 3: 5, 4: 6, 5: 5, 9: 9} {
 		if got := nfstreamConfidence(in); got != want {
 			t.Errorf("nfstreamConfidence(%d) = %d, want %d", in, got, want)

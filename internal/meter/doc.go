@@ -2,7 +2,7 @@
 // direction-agnostic 5-tuple plus VLAN and tunnel, NFStream's timeouts and
 // expiry order, and the per-packet feature updates of package features.
 //
-// Expiry follows NFStream 6.5.4 for file input (PRODUCT.md compatibility
+// Expiry follows NFStream 6.5.4 for file input (docs/compatibility.md
 // item 2): each packet first tests its own flow for idle then active
 // timeout and, if expired, the flow is exported without that packet and a
 // new flow starts from it; every 10 ms of packet time an idle scan walks the

@@ -27,7 +27,7 @@ type Config struct {
 	Dissections int
 	// LRU makes the idle scan walk flows from the least recently seen
 	// instead of in creation order: the better rule for live capture, where
-	// output order is not reproducible anyway (PRODUCT.md item 2). A busy
+	// output order is not reproducible anyway (docs/compatibility.md item 2). A busy
 	// old flow then no longer delays the export of idle younger ones.
 	LRU bool
 	// MaxActive bounds the flows in the table (0: no bound). When it is

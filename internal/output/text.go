@@ -63,7 +63,8 @@ func (t *textSink) Close() error {
 
 // CSV writes NFStream's CSV: a header of bare column names, then one line
 // per flow; strings quoted with inner quotes doubled (RFC 4180; NFStream
-// 6.5.4 escapes them with a backslash instead, a bug PRODUCT.md fixes).
+// 6.5.4 escapes them with a backslash instead, a bug fixed here:
+// docs/compatibility.md item 3).
 type CSV struct{ textSink }
 
 // NewCSV returns a CSV sink writing to w; name names the destination in

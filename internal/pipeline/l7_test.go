@@ -48,7 +48,7 @@ func beforeDot(name string) string {
 // flow by flow (paired by id: our ids, packets and bytes equal NFStream's
 // for every capture, TestConformanceResults). NFStream ran an nDPI 4.5/4.7
 // development snapshot and we link Debian's nDPI 4.2, so the columns
-// differ where the versions do (PRODUCT.md item 1); the test prints the
+// differ where the versions do (docs/compatibility.md item 1); the test prints the
 // agreement per column and fails below what nDPI 4.2 itself reaches.
 //
 // Where the versions differ (run with -v for the list, grouped): names
@@ -140,7 +140,7 @@ func TestConformanceL7(t *testing.T) {
 }
 
 // TestFacebookFingerprints is NFStream's test_fingerprint_extraction
-// (NFSTREAM-REFERENCE.md 2.6 and 9) through the whole pipeline and our CSV
+// (docs/nfstream-semantics.md 2.6 and 9) through the whole pipeline and our CSV
 // columns: facebook.pcap with the default 20 dissections gives two flows,
 // both TLS.Facebook, SocialNetwork, not guessed, confidence 6 (DPI), with
 // the SNI, JA3 and JA3S in NFStream's sets. With the budget 20 the

@@ -17,7 +17,7 @@ import (
 // Live capture: one meter per ring. The kernel's fanout hash already keeps
 // both directions of a flow on one ring, so each ring feeds its own meter
 // with no re-sharding. Output order is never reproducible live, so the
-// meters use the better rules (PRODUCT.md item 2): idle expiry from the
+// meters use the better rules (docs/compatibility.md item 2): idle expiry from the
 // least recently seen flow, and on the wall clock too, so a quiet link
 // still exports. Flows are written in the order they reach the writer.
 

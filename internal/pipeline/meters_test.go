@@ -50,7 +50,7 @@ func corpusDirIfPresent(t *testing.T) (dir string, ok bool) {
 	return dir, ok
 }
 
-// TestMetersByteIdentical checks PRODUCT.md compatibility item 5: without
+// TestMetersByteIdentical checks docs/compatibility.md item 5: without
 // dissection, 2 and 4 meters write exactly the bytes one meter writes.
 func TestMetersByteIdentical(t *testing.T) {
 	schema := features.Schema{Tunnel: true, Stats: true, SPLT: true}
@@ -75,7 +75,7 @@ func TestMetersByteIdentical(t *testing.T) {
 
 // TestMetersWithDissection checks that with nDPI on, 2 and 4 meters give
 // the same rows as one, except L7 values that came from nDPI's per-module
-// caches, the documented exception (PRODUCT.md item 5): confidence 5 ("DPI
+// caches, the documented exception (docs/compatibility.md item 5): confidence 5 ("DPI
 // cache"), and STUN sub-protocols, which nDPI 4.2 takes from its STUN cache
 // (keyed by address and port, filled by other flows) while reporting
 // confidence 6.

@@ -127,7 +127,7 @@ func patchIPv6(s string) string {
 }
 
 // ndpiReaderConfidence maps nDPI 4.2's ndpi_confidence_get_name to
-// NFStream's numbering (PRODUCT.md item 7), the numbering of our column.
+// NFStream's numbering (docs/compatibility.md item 7), the numbering of our column.
 var ndpiReaderConfidence = map[string]string{
 	"Unknown": "0", "Match by port": "1", "Match by IP": "7", "DPI (cache)": "5", "DPI": "6",
 }

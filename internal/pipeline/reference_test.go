@@ -42,7 +42,7 @@ func pcap(t *testing.T, name string) string {
 func near(got, want float64) bool { return math.Abs(got-want) < 0.001 }
 
 // TestReferenceStatistics checks google_ssl.pcap with accounting mode ip
-// and statistics on against NFSTREAM-REFERENCE.md 2.4 and NFStream's
+// and statistics on against docs/nfstream-semantics.md 2.4 and NFStream's
 // test_statistical.
 func TestReferenceStatistics(t *testing.T) {
 	recs := collect(t, nfstreamDefaults([]string{pcap(t, "google_ssl.pcap")}, features.AccountIP, true, 0))
@@ -132,8 +132,8 @@ func TestReferenceStatistics(t *testing.T) {
 	}
 }
 
-// TestReferenceSPLT checks google_ssl.pcap's first five packets (reference
-// 2.5, NFStream's test_splt).
+// TestReferenceSPLT checks google_ssl.pcap's first five packets
+// (docs/nfstream-semantics.md 2.5, NFStream's test_splt).
 func TestReferenceSPLT(t *testing.T) {
 	recs := collect(t, nfstreamDefaults([]string{pcap(t, "google_ssl.pcap")}, features.AccountLink, false, 5))
 	if len(recs) != 1 {

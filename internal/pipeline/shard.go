@@ -10,7 +10,8 @@ import (
 	"github.com/nfstream-go/nfstream/internal/meter"
 )
 
-// Several meters, the same output as one (PRODUCT.md compatibility item 5).
+// Several meters, the same output as one (docs/compatibility.md item 5;
+// docs/design.md, "Several meters").
 //
 // The reader shards packets to meters by a direction-symmetric hash, so a
 // flow lives in one meter, and clamps packet time for the whole capture as

@@ -8,7 +8,7 @@
 // TZSP, CAPWAP, big-endian BSD loopback, big-endian pcap files) are written
 // by hand next to a drawing of their layout. The expected flows are computed
 // from what the generator built, following NFStream's rules
-// (docs/NFSTREAM-REFERENCE.md sections 2.2, 2.3, 2.7, 3 and 4): the flow
+// (docs/nfstream-semantics.md sections 2.2, 2.3, 2.7, 3 and 4): the flow
 // key, the direction of each packet, the four accounting modes, the packets
 // NFStream's parser ignores, time clamping, and idle and active expiry with
 // the creation-order idle scan, which also fixes the flow ids.
