@@ -19,13 +19,6 @@ var mdName = regexp.MustCompile(`[A-Za-z0-9_./-]*[A-Za-z0-9_-]\.md\b`)
 // urlText matches a URL, whose Markdown names are not the repository's.
 var urlText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://\S+`)
 
-// pendingDocs are documents named in the code that are being written;
-// they may be missing until they are committed. Remove an entry once its
-// document is in the repository.
-var pendingDocs = map[string]bool{
-	"docs/cli.md": true,
-}
-
 // TestDocReferences walks the repository's tracked .go and .md files and
 // fails when one names a Markdown document (a comment citing
 // docs/compatibility.md, a link in a document) that does not exist in the
@@ -69,9 +62,6 @@ func TestDocReferences(t *testing.T) {
 			for _, m := range mdName.FindAll(line, -1) {
 				ref := string(m)
 				checked++
-				if pendingDocs[ref] {
-					continue
-				}
 				dir := path.Dir(name)
 				if exists(ref) || exists(path.Join("docs", ref)) || exists(path.Join(dir, ref)) {
 					continue
