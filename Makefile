@@ -20,10 +20,13 @@ lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags ndpi_count ./internal/dpi
 
 # The whole suite, under the race detector, then the conformance summary.
+# The ndpi_count tag builds the counting nDPI allocator the C memory tests
+# read (internal/dpi/count_cgo.go); the product is built without it.
 test: lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -tags ndpi_count -race -count=1 ./...
 	@$(GO) test -count=1 -run 'TestConformance' -v ./internal/pipeline | grep -E '^conformance' || true
 
 bench: deps

@@ -6,7 +6,6 @@ package dpi
 #cgo pkg-config: libndpi
 #include <stdlib.h>
 #include <string.h>
-#include <malloc.h>
 #include <ndpi_api.h>
 
 // Sizes of the nDPI 4.2 flow fields Collect reads, so Go never assumes them.
@@ -80,34 +79,6 @@ static nfs_giveup_result nfs_giveup(struct ndpi_detection_module_struct *m, stru
 	r.guessed = 0;
 	r.proto = ndpi_detection_giveup(m, f, 1, &r.guessed);
 	return r;
-}
-
-// Counting allocator for nDPI: the total usable size of the blocks nDPI
-// holds. malloc_usable_size needs no header, so a block nDPI frees with
-// ndpi_free but did not get from ndpi_malloc only skews the count.
-static long long nfs_c_bytes;
-
-static void *nfs_malloc(size_t n) {
-	void *p = malloc(n);
-	if (p != NULL)
-		__atomic_fetch_add(&nfs_c_bytes, (long long)malloc_usable_size(p), __ATOMIC_RELAXED);
-	return p;
-}
-
-static void nfs_free(void *p) {
-	if (p == NULL)
-		return;
-	__atomic_fetch_sub(&nfs_c_bytes, (long long)malloc_usable_size(p), __ATOMIC_RELAXED);
-	free(p);
-}
-
-__attribute__((constructor)) static void nfs_install_allocator(void) {
-	set_ndpi_malloc(nfs_malloc);
-	set_ndpi_free(nfs_free);
-}
-
-static long long nfs_allocated(void) {
-	return __atomic_load_n(&nfs_c_bytes, __ATOMIC_RELAXED);
 }
 */
 import "C"
@@ -343,13 +314,3 @@ func (e *Engine) intern(b []byte) string {
 	return s
 }
 
-// cAllocated returns the bytes nDPI currently holds from its allocator
-// (the counting wrappers installed at start-up).
-func cAllocated() int64 { return int64(C.nfs_allocated()) }
-
-// AllocatedBytes returns the bytes of C memory nDPI holds right now, as the
-// counting allocator installed at start-up sees them: detection modules,
-// flow states and what nDPI attached to them. The count is process-wide,
-// over every Engine, so tests outside this package can show that running
-// captures through the meter leaves no C memory behind.
-func AllocatedBytes() int64 { return cAllocated() }

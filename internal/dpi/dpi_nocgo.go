@@ -7,9 +7,6 @@ import "fmt"
 // Version returns "": without cgo no nDPI library is linked in.
 func Version() string { return "" }
 
-// AllocatedBytes returns 0: without cgo nDPI holds no memory.
-func AllocatedBytes() int64 { return 0 }
-
 // Engine stands in for an nDPI detection module in a build without cgo.
 // New never returns one; its methods exist so that callers compile and
 // do nothing.

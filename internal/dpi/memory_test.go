@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build cgo && ndpi_count
 
 package dpi
 
@@ -21,7 +21,7 @@ func TestFlowMemoryReturned(t *testing.T) {
 		oneFlow(t, dnsQuery, dnsResponse),
 	}
 	dissect(e, flowsets[0], 1, 20) // let nDPI set up anything it does lazily
-	before := cAllocated()
+	before := AllocatedBytes()
 	const n = 20000
 	for i := range n {
 		pkts := flowsets[i%len(flowsets)]
@@ -33,14 +33,14 @@ func TestFlowMemoryReturned(t *testing.T) {
 		e.Collect(f, Protocol{})
 		e.FreeFlow(&f)
 	}
-	if after := cAllocated(); after != before {
+	if after := AllocatedBytes(); after != before {
 		t.Errorf("C memory held by nDPI went from %d to %d bytes after %d flows were created, dissected and freed", before, after, n)
 	}
 
 	// While flows are alive their memory is counted, so the count is live.
 	f := e.NewFlow()
-	if cAllocated() <= before {
-		t.Errorf("a live flow is not counted (%d bytes, %d before)", cAllocated(), before)
+	if AllocatedBytes() <= before {
+		t.Errorf("a live flow is not counted (%d bytes, %d before)", AllocatedBytes(), before)
 	}
 	e.FreeFlow(&f)
 }
@@ -56,7 +56,7 @@ func TestCaptureMemoryBounded(t *testing.T) {
 	held := make([]int64, runs)
 	for r := range runs {
 		dissect(e, pkts, nflows, 255)
-		held[r] = cAllocated()
+		held[r] = AllocatedBytes()
 	}
 	t.Logf("%d packets, %d flows per run; C memory after each run: %v bytes", len(pkts), nflows, held)
 	for r := 2; r < runs; r++ {
@@ -67,16 +67,16 @@ func TestCaptureMemoryBounded(t *testing.T) {
 }
 
 func TestEngineMemoryReturned(t *testing.T) {
-	before := cAllocated()
+	before := AllocatedBytes()
 	e, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	module := cAllocated() - before
+	module := AllocatedBytes() - before
 	pkts, n := readCapture(t, corpusCapture(t, "facebook.pcap"))
 	dissect(e, pkts, n, 20)
 	e.Close()
-	left := cAllocated() - before
+	left := AllocatedBytes() - before
 	t.Logf("a detection module holds %d bytes of C memory; %d bytes are left after Close", module, left)
 	if module < 1<<20 {
 		t.Errorf("module of %d bytes: is the counting allocator installed?", module)

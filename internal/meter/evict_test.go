@@ -188,6 +188,9 @@ func udpPackets(n int) []decode.Packet {
 // that with a bound the nDPI state of evicted flows is freed: C memory
 // stays at the bound's worth of flows.
 func TestDPIFlowBytes(t *testing.T) {
+	if !dpi.Counting {
+		t.Skip("counts nDPI's C memory: build with -tags ndpi_count (make test does)")
+	}
 	cfg := config()
 	cfg.Dissections = 20
 	const n = 2000

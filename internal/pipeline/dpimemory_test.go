@@ -53,6 +53,9 @@ func settled() (goHeap uint64, c int64) {
 //     per module (its LRU caches, the flow states of the flows in the
 //     table, each freed when its detection closes) is bounded.
 func TestDPIMemoryBounded(t *testing.T) {
+	if !dpi.Counting {
+		t.Skip("counts nDPI's C memory: build with -tags ndpi_count (make test does)")
+	}
 	needDPI(t)
 	if testing.Short() {
 		t.Skip("runs the corpus through nDPI several times")
