@@ -52,7 +52,7 @@ type oracle struct {
 	byType  map[gopacket.LayerType]gopacket.DecodingLayer
 	decoded []gopacket.LayerType
 	// Set by ip4Checked and ip6Checked; see gpFrame.
-	badVersion, v4ZeroLen, ipShort, v6Short bool
+	badVersion, v4ZeroLen, ipShort, v6Short, encap bool
 }
 
 func newOracle() *oracle {
@@ -116,6 +116,9 @@ func (l ip4Checked) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) err
 	if err == nil && int(l.Length) > len(data) {
 		l.o.ipShort = true
 	}
+	if err == nil && l.Protocol == layers.IPProtocolIPIP {
+		l.o.encap = true
+	}
 	return err
 }
 
@@ -131,6 +134,9 @@ func (l ip6Checked) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) err
 	}
 	if len(data) >= 40 && 40+int(binary.BigEndian.Uint16(data[4:6])) > len(data) {
 		l.o.ipShort, l.o.v6Short = true, true
+	}
+	if err == nil && l.NextLayerType() == layers.LayerTypeIPv4 && l.NextHeader == layers.IPProtocolIPIP {
+		l.o.encap = true
 	}
 	return err
 }
@@ -149,6 +155,9 @@ type gpFrame struct {
 	// ipShort: an IP header's length runs past the captured bytes (v6Short:
 	// an IPv6 header's); the record was cut by the snapshot length.
 	ipShort, v6Short bool
+	// encap: an IP header with protocol 94 (IPIP), which gopacket decodes
+	// as IP in IP.
+	encap bool
 }
 
 // Layer types gopacket decodes only as a packet (no DecodingLayer): when
@@ -163,8 +172,9 @@ var packetOnly = map[gopacket.LayerType]bool{
 // decode runs gopacket on a record of the given link type. ok is false for
 // link types gopacket has no decoder for.
 func (o *oracle) decode(link capture.LinkType, data []byte) (gpFrame, bool) {
-	o.badVersion, o.v4ZeroLen, o.ipShort, o.v6Short = false, false, false, false
+	o.badVersion, o.v4ZeroLen, o.ipShort, o.v6Short, o.encap = false, false, false, false, false
 	f, ok := o.decodeLink(link, data)
+	f.encap = f.encap || o.encap
 	f.badVersion = f.badVersion || o.badVersion
 	f.v4ZeroLen = f.v4ZeroLen || o.v4ZeroLen
 	f.ipShort = f.ipShort || o.ipShort
@@ -391,6 +401,9 @@ type gpView struct {
 	pppoeDiscovery bool
 	// llcLongControl: an LLC header with a 2-byte control field.
 	llcLongControl bool
+	// encap: an encapsulation NFStream does not decode (GRE, EtherIP,
+	// VXLAN, Geneve, IPsec AH, MPLS in IP, IPIP protocol 94).
+	encap bool
 	// pppShortProto: a PPP header with a 1-byte (compressed) protocol.
 	pppShortProto bool
 }
@@ -429,9 +442,13 @@ func ipProtocolOf(l any) (uint8, bool) {
 
 // view reads the fields out of gopacket's layers.
 func (f *gpFrame) view() gpView {
-	v := gpView{badVersion: f.badVersion, v4ZeroLen: f.v4ZeroLen, ipShort: f.ipShort, v6Short: f.v6Short}
+	v := gpView{badVersion: f.badVersion, v4ZeroLen: f.v4ZeroLen, ipShort: f.ipShort, v6Short: f.v6Short, encap: f.encap}
 	for _, l := range f.layers {
 		switch l := l.(type) {
+		case *layers.GRE, *layers.EtherIP, *layers.VXLAN, *layers.Geneve, *layers.IPSecAH:
+			v.encap = true
+		case *layers.MPLS:
+			v.encap = v.encap || v.ip
 		case *layers.Ethernet:
 			if l.EthernetType == layers.EthernetTypeQinQ {
 				v.qinq = true
@@ -463,6 +480,7 @@ func (f *gpFrame) view() gpView {
 			v.ipSize = l.Length
 			v.l4 = l.Payload
 			v.v4Later = l.FragOffset != 0
+			v.encap = v.encap || l.Protocol == layers.IPProtocolIPIP
 		case *layers.IPv6:
 			hbh := 0
 			if l.HopByHop != nil {
@@ -481,6 +499,7 @@ func (f *gpFrame) view() gpView {
 			if l.HopByHop != nil {
 				v.proto = uint8(l.HopByHop.NextHeader)
 			}
+			v.encap = v.encap || v.proto == uint8(layers.IPProtocolIPIP)
 		case *layers.IPv6Fragment:
 			v.proto = uint8(l.NextHeader)
 			v.l4 = l.Payload
@@ -681,7 +700,7 @@ func (c *oracleCase) linkHeaderLen() int {
 var oracleRules = []oracleRule{
 	{
 		name:  "no-gopacket-link-decoder",
-		why:   "gopacket has no decoder for the link type (PPI); nothing to compare with",
+		why:   "the oracle has no gopacket decoder for the link type (PPI, or one the decoder does not read either)",
 		match: func(c *oracleCase) bool { return !c.gpKnown },
 	},
 	{
@@ -775,10 +794,11 @@ var oracleRules = []oracleRule{
 		},
 	},
 	{
-		name: "ip-protocol-94",
-		why: "gopacket decodes IP protocol 94 (IPIP) as IPv4 in IP; NFStream decapsulates only protocols 4 and " +
-			"41 and meters the outer header",
-		match: func(c *oracleCase) bool { return c.ok && c.p.Protocol == 94 && c.v.ipLayers > 1 },
+		name: "encapsulation-gopacket-only",
+		why: "gopacket goes on into encapsulations NFStream does not decode (GRE, EtherIP, VXLAN, Geneve, IPsec " +
+			"AH, MPLS in IP, IP protocol 94) and finds another IP header there; NFStream decapsulates only IP " +
+			"protocols 4 and 41 and its three UDP tunnels, and meters the outer header",
+		match: func(c *oracleCase) bool { return c.ok && c.v.encap && c.v.ipLayers > 1 },
 	},
 	{
 		name: "ipv4-later-fragment-ignored",
