@@ -130,10 +130,14 @@ type Meter struct {
 	rec features.Record
 }
 
-// New returns a Meter that hands expired flows to export.
+// New returns a Meter that hands expired flows to export; cfg must be
+// valid (Validate).
 // With dissection on it creates the meter's own nDPI detection module, and
 // fails when nDPI is unavailable. Release the meter with Close.
 func New(cfg Config, export ExportFunc) (*Meter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	m := &Meter{cfg: cfg, export: export, table: newTable(), head: none, tail: none, stride: slotStride(cfg.Features.SPLT)}
 	m.maxActive = cfg.MaxActive
 	if m.maxActive <= 0 {
