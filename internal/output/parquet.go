@@ -19,8 +19,13 @@ import (
 	"github.com/nfstream-go/nfstream/internal/features"
 )
 
-// DefaultRowGroupRows is the default number of rows per Parquet row group.
-const DefaultRowGroupRows = 65536
+// DefaultRowGroupRows is the default number of rows per Parquet row group,
+// and MinRowGroupRows the fewest a row group may be given (a row group of
+// one row is valid, if wasteful).
+const (
+	DefaultRowGroupRows = 65536
+	MinRowGroupRows     = 1
+)
 
 // KeyValue is one entry of a Parquet file's key/value metadata.
 type KeyValue struct{ Key, Value string }
@@ -30,8 +35,8 @@ type ParquetConfig struct {
 	// Compression is the page codec: "zstd" (the default when empty),
 	// "snappy", "gzip" or "none".
 	Compression string
-	// RowGroupRows is the number of rows per row group (default
-	// DefaultRowGroupRows). A row group is held in memory until it is
+	// RowGroupRows is the number of rows per row group, at least
+	// MinRowGroupRows (0: DefaultRowGroupRows). A row group is held in memory until it is
 	// written, so this bounds the sink's memory whatever the number of
 	// flows.
 	RowGroupRows int
@@ -49,8 +54,8 @@ func (c *ParquetConfig) Validate() error {
 	if c.Compression != "" && !slices.Contains(Codecs, c.Compression) {
 		return fmt.Errorf("parquet: Compression %q: must be one of %s", c.Compression, strings.Join(Codecs, ", "))
 	}
-	if c.RowGroupRows < 0 {
-		return fmt.Errorf("parquet: RowGroupRows %d: must be positive", c.RowGroupRows)
+	if c.RowGroupRows != 0 && c.RowGroupRows < MinRowGroupRows {
+		return fmt.Errorf("parquet: RowGroupRows %d: must be at least %d (or 0 for %d)", c.RowGroupRows, MinRowGroupRows, DefaultRowGroupRows)
 	}
 	return nil
 }

@@ -173,6 +173,11 @@ func insertRepeat(path string, n int) string {
 	return stem + "_" + strconv.Itoa(n) + ext
 }
 
+// MinRotateInterval is the shortest RotateConfig.Interval: rotation
+// times are whole seconds of the clock (the name fields stop at %S), so a
+// shorter interval would give several files the same name.
+const MinRotateInterval = time.Second
+
 // RotateConfig configures a Rotating sink.
 type RotateConfig struct {
 	// Template names the files (see CheckTemplate).
@@ -180,7 +185,7 @@ type RotateConfig struct {
 	// Interval starts a new file for each interval of this length,
 	// aligned to the clock (multiples of it since the Unix epoch, UTC).
 	// A flow goes to the file of the interval in which it expires. 0
-	// disables it.
+	// disables it; else at least MinRotateInterval.
 	Interval time.Duration
 	// Flows starts a new file after this many flows; 0 disables it.
 	Flows uint64
@@ -207,10 +212,13 @@ func (c *RotateConfig) Validate() error {
 		return errors.New("rotate: Create is nil")
 	case c.Interval < 0:
 		return fmt.Errorf("rotate: Interval %v: must not be negative", c.Interval)
-	case c.Interval > 0 && c.Interval < time.Millisecond:
-		return fmt.Errorf("rotate: Interval %v: must be at least 1ms", c.Interval)
+	case c.Interval > 0 && c.Interval < MinRotateInterval:
+		return fmt.Errorf("rotate: Interval %v: must be at least %v (or 0 for none)", c.Interval, MinRotateInterval)
 	}
-	return CheckTemplate(c.Template)
+	if err := CheckTemplate(c.Template); err != nil {
+		return fmt.Errorf("rotate: Template: %w", err)
+	}
+	return nil
 }
 
 // Rotating is a Sink that spreads the records over a sequence of files,
