@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -9,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
-	"github.com/nfstream-go/nfstream/internal/capture/bpf"
+	"github.com/nfstream-go/nfstream/internal/filter"
 )
 
 // captureOptions are the flags that say where packets come from: files or
@@ -74,7 +73,7 @@ func (o *captureOptions) validate(files []string, args []string) error {
 	} else if o.expr != "" {
 		// Compile once for Ethernet to reject a bad expression before any
 		// work; each file compiles it again for its own link type.
-		if _, err := bpf.Compile(o.expr, capture.LinkEthernet, 262144); err != nil {
+		if _, err := filter.Compile(o.expr, uint32(capture.LinkEthernet), 262144); err != nil {
 			return usagef("%v", err)
 		}
 	}
@@ -121,11 +120,34 @@ func (o *captureOptions) meterCount() int {
 	return max(runtime.GOMAXPROCS(0)-1, 1)
 }
 
+// liveConfig is the live capture the flags ask for, without the filter's
+// program: openLive compiles it.
 func (o *captureOptions) liveConfig() capture.LiveConfig {
 	return capture.LiveConfig{
 		Interface: o.iface, Snaplen: o.snaplen, Promisc: !o.noPromisc, BufferKiB: o.bufferKiB,
-		Filter: o.expr, Compile: bpf.CompileLive, Rings: o.meterCount(),
+		Rings: o.meterCount(),
 	}
+}
+
+// openLive opens the rings of the live capture, with the filter, if any,
+// compiled as libpcap compiles it for the interface.
+func (o *captureOptions) openLive() ([]*capture.Live, error) {
+	cfg := o.liveConfig()
+	if o.expr != "" {
+		if err := capture.CheckInterface(cfg.Interface); err != nil {
+			return nil, err
+		}
+		snaplen := cfg.Snaplen
+		if snaplen == 0 {
+			snaplen = capture.DefaultSnaplen
+		}
+		prog, err := filter.CompileLive(o.expr, cfg.Interface, snaplen)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Filter, cfg.Program = o.expr, prog
+	}
+	return capture.OpenLive(cfg)
 }
 
 // openFile opens a capture file with the filter, if any, applied.
@@ -137,10 +159,10 @@ func (o *captureOptions) openFile(name string) (capture.Source, error) {
 	if err != nil || o.expr == "" {
 		return src, err
 	}
-	f, err := capture.Filtered(src, name, o.expr, bpf.CompileFile)
+	f, err := filter.Source(src, name, o.expr) // its errors name the file
 	if err != nil {
 		src.Close()
-		return nil, fmt.Errorf("%q: %w", name, err)
+		return nil, err
 	}
 	return f, nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
-	"github.com/nfstream-go/nfstream/internal/capture/bpf"
+	"github.com/nfstream-go/nfstream/internal/filter"
 	"github.com/nfstream-go/nfstream/internal/output"
 )
 
@@ -83,7 +83,7 @@ func checkTrailing(fs *pflag.FlagSet, raw, args []string) error {
 	}
 	// A file name can also be a valid filter word ("tcp", a host name):
 	// only a filter that does not compile is taken for file names.
-	if _, err := bpf.Compile(strings.Join(args, " "), capture.LinkEthernet, 262144); err == nil {
+	if _, err := filter.Compile(strings.Join(args, " "), uint32(capture.LinkEthernet), 262144); err == nil {
 		return nil
 	}
 	return usagef("%q is a file, not a BPF filter: give -r before each capture file (-r %s); a shell pattern such as -r *.pcap puts -r before the first file only",

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/pipeline"
 )
 
@@ -25,7 +24,7 @@ func runLive(cmd *cobra.Command, o *options) error {
 			return err
 		}
 	}
-	rings, err := capture.OpenLive(o.in.liveConfig())
+	rings, err := o.in.openLive()
 	if err != nil {
 		return err
 	}

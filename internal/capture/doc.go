@@ -1,8 +1,10 @@
 // Package capture is the first stage of the pipeline: it delivers link-layer
 // records from capture files (pcap and pcapng, detected by content) and from
 // live interfaces (OpenLive: AF_PACKET TPACKET_V3 rings, one per meter, in
-// one fanout group; live_linux.go), optionally through a BPF filter
-// (Filtered, with programs compiled by package capture/bpf).
+// one fanout group; live_linux.go). Filtering is package internal/filter's:
+// live capture takes its compiled program (LiveConfig.Program) to the
+// kernel, and file readers tell it what the program depends on
+// (FileHeader).
 //
 // Open (a file name, "-" for standard input) and NewReader (any io.Reader)
 // read and check the file header and return a Source; Source.Next then

@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"golang.org/x/net/bpf"
@@ -29,11 +30,6 @@ const (
 	maxBufferKiB = 1 << 22 // 4 GiB per ring
 )
 
-// LiveCompileFunc compiles a filter expression for live capture on an
-// interface with the given snapshot length, as libpcap compiles it on a
-// live handle; internal/capture/bpf.CompileLive is one.
-type LiveCompileFunc func(expr, iface string, snaplen int) ([]bpf.RawInstruction, error)
-
 // LiveConfig configures OpenLive. The zero value of every field but
 // Interface means its default.
 type LiveConfig struct {
@@ -49,11 +45,15 @@ type LiveConfig struct {
 	// tcpdump's); 0 means DefaultBufferKiB. A ring has at least two
 	// blocks, so a very small value is rounded up.
 	BufferKiB int
-	// Filter is a filter expression (tcpdump syntax) the kernel applies
-	// before packets reach the ring; empty captures everything.
+	// Program is a classic BPF program the kernel applies before packets
+	// reach the rings, compiled for this interface and snapshot length
+	// (internal/filter.CompileLive compiles one as libpcap does for a live
+	// handle); its accepting paths return the snapshot length. Nil
+	// captures everything.
+	Program []bpf.RawInstruction
+	// Filter is the expression Program was compiled from; it names the
+	// filter in errors, and needs a Program.
 	Filter string
-	// Compile compiles Filter; it is needed only when Filter is set.
-	Compile LiveCompileFunc
 	// Rings is the number of sockets, each with its own ring, in one
 	// fanout group: one per meter. 0 means 1.
 	Rings int
@@ -99,8 +99,8 @@ func (c LiveConfig) Validate() error {
 		return fmt.Errorf("live capture: %d rings out of range 1..%d", c.Rings, maxRings)
 	case c.Timeout < 0:
 		return fmt.Errorf("live capture: negative timeout %v", c.Timeout)
-	case c.Filter != "" && c.Compile == nil:
-		return fmt.Errorf("live capture: filter %q given without a compiler", c.Filter)
+	case c.Filter != "" && len(c.Program) == 0:
+		return fmt.Errorf("live capture: filter %q given without its compiled program", c.Filter)
 	}
 	return nil
 }
@@ -131,6 +131,17 @@ type liveError struct {
 
 func (e *liveError) Error() string   { return e.msg }
 func (e *liveError) Unwrap() []error { return e.errs }
+
+// CheckInterface returns the error OpenLive returns for an interface that
+// does not exist (it wraps ErrNoInterface), or nil. A caller compiling a
+// filter for the interface before OpenLive checks it first, so that the
+// missing interface is what the user hears about.
+func CheckInterface(iface string) error {
+	if _, err := net.InterfaceByName(iface); err != nil {
+		return noInterface(iface, err)
+	}
+	return nil
+}
 
 // noInterface is the error for an interface that does not exist.
 func noInterface(iface string, cause error) error {

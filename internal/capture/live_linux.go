@@ -162,14 +162,10 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 	}
 
 	// The program every ring runs once all are in the group.
-	prog := []bpf.RawInstruction{{Op: clsRET | retK, K: uint32(cfg.Snaplen)}}
-	if cfg.Filter != "" {
-		if prog, err = cfg.Compile(cfg.Filter, cfg.Interface, cfg.Snaplen); err != nil {
-			return fail(err)
-		}
-		if err := validate(prog); err != nil {
-			return fail(fmt.Errorf("filter %q: %w", cfg.Filter, err))
-		}
+	prog := []bpf.RawInstruction{{Op: opRetK, K: uint32(cfg.Snaplen)}}
+	if len(cfg.Program) > 0 {
+		// The kernel checks the program when it is attached.
+		prog = cfg.Program
 	}
 
 	// A single ring joins a group too, as NFStream's one meter does: the
@@ -187,7 +183,11 @@ func OpenLive(cfg LiveConfig) ([]*Live, error) {
 
 // rejectAll is the classic BPF program that keeps no packet: the filter
 // of a socket before it has joined its group, and after Stop.
-var rejectAll = []bpf.RawInstruction{{Op: clsRET | retK, K: 0}}
+var rejectAll = []bpf.RawInstruction{{Op: opRetK, K: 0}}
+
+// opRetK is BPF_RET|BPF_K: return the constant K, the number of bytes of
+// the packet to keep.
+const opRetK = 0x06
 
 // newLive makes one socket with its ring, bound to the interface and
 // rejecting every packet.

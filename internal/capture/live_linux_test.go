@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/bpf"
+
 	"github.com/nfstream-go/nfstream/internal/capture"
-	"github.com/nfstream-go/nfstream/internal/capture/bpf"
+	"github.com/nfstream-go/nfstream/internal/filter"
 	"github.com/nfstream-go/nfstream/internal/netns"
 )
 
@@ -67,6 +69,26 @@ func (v *vethPair) openLive(t *testing.T, cfg capture.LiveConfig) []*capture.Liv
 		}
 	})
 	return lives
+}
+
+// compileLive compiles a filter for ifA with the default snapshot length,
+// inside namespace A (libpcap opens the interface), as nfstream does before
+// OpenLive. It skips the test in a build without cgo.
+func (v *vethPair) compileLive(t *testing.T, expr string) []bpf.RawInstruction {
+	t.Helper()
+	var prog []bpf.RawInstruction
+	var err error
+	netns.Do(t, v.A.NS, func() error {
+		prog, err = filter.CompileLive(expr, v.A.If, capture.DefaultSnaplen)
+		return nil
+	})
+	if errors.Is(err, filter.ErrUnavailable) {
+		t.Skip("filters need cgo")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog
 }
 
 // flowKey names one direction of a flow: protocol, source and destination
@@ -525,10 +547,7 @@ func TestLiveCapture(t *testing.T) {
 // datagrams arrive, exactly, and no ICMP or TCP.
 func TestLiveFilter(t *testing.T) {
 	v := newVethPair(t)
-	cfg := capture.LiveConfig{Rings: 2, Filter: "udp", Compile: bpf.CompileLive}
-	if _, err := bpf.CompileLive("udp", "lo", 1536); errors.Is(err, bpf.ErrUnavailable) {
-		t.Skip("filters need cgo")
-	}
+	cfg := capture.LiveConfig{Rings: 2, Filter: "udp", Program: v.compileLive(t, "udp")}
 	lives := v.openLive(t, cfg)
 	c := collect(lives)
 	tr := v.sendTraffic(t)
@@ -590,15 +609,12 @@ func TestLiveVLAN(t *testing.T) {
 			frames = append(frames, frame(i)) // untagged
 		}
 	}
-	for _, filter := range []string{"", "vlan 100 and udp"} {
-		t.Run(fmt.Sprintf("filter %q", filter), func(t *testing.T) {
+	for _, expr := range []string{"", "vlan 100 and udp"} {
+		t.Run(fmt.Sprintf("filter %q", expr), func(t *testing.T) {
 			cfg := capture.LiveConfig{Rings: 2}
 			want := frames
-			if filter != "" {
-				if _, err := bpf.CompileLive("udp", "lo", 1536); errors.Is(err, bpf.ErrUnavailable) {
-					t.Skip("filters need cgo")
-				}
-				cfg.Filter, cfg.Compile = filter, bpf.CompileLive
+			if expr != "" {
+				cfg.Filter, cfg.Program = expr, v.compileLive(t, expr)
 				want = nil
 				for _, f := range frames {
 					if binary.BigEndian.Uint32(f[12:]) == 0x81000064 {
@@ -864,8 +880,8 @@ func TestLiveErrors(t *testing.T) {
 		t.Errorf("missing interface: %v", err)
 	}
 	_, err = capture.OpenLive(capture.LiveConfig{Interface: "lo", Filter: "tcp"})
-	if err == nil || !strings.Contains(err.Error(), "without a compiler") {
-		t.Errorf("filter without compiler: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "without its compiled program") {
+		t.Errorf("filter without a program: %v", err)
 	}
 	for _, cfg := range []capture.LiveConfig{
 		{Interface: "lo", Snaplen: -1}, {Interface: "lo", Snaplen: 262145},

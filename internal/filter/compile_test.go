@@ -1,14 +1,12 @@
 //go:build cgo
 
-package bpf
+package filter
 
 import (
 	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/nfstream-go/nfstream/internal/capture"
 )
 
 // Hand-built frames. Each is what the comment above it says; the tcpdump
@@ -67,6 +65,12 @@ func udp(sport, dport uint16, payload string) []byte {
 	return append(b, payload...)
 }
 
+// LINKTYPE_ values of the tests.
+const (
+	linkEthernet uint32 = 1
+	linkRaw      uint32 = 101
+)
+
 var (
 	h1 = [4]byte{10, 0, 0, 1}
 	h2 = [4]byte{10, 0, 0, 2}
@@ -103,13 +107,13 @@ func TestCompileMatches(t *testing.T) {
 		{"", []string{"tcp 443", "tcp 443 rev", "tcp 80", "udp 53", "udp 123", "tcp6 443", "vlan udp", "vlan tcp6", "arp"}},
 	}
 	for _, tt := range tests {
-		insns, err := Compile(tt.expr, capture.LinkEthernet, 1536)
+		insns, err := Compile(tt.expr, linkEthernet, 1536)
 		if err != nil {
 			t.Fatalf("Compile(%q): %v", tt.expr, err)
 		}
-		f, err := capture.NewFilter(insns)
+		f, err := New(insns)
 		if err != nil {
-			t.Fatalf("NewFilter(%q): %v", tt.expr, err)
+			t.Fatalf("New(%q): %v", tt.expr, err)
 		}
 		for name, frame := range frames {
 			want := false
@@ -137,11 +141,11 @@ func TestCompileMatches(t *testing.T) {
 }
 
 func TestCompileRawIP(t *testing.T) {
-	insns, err := Compile("udp and not port 53", capture.LinkRaw, 65535)
+	insns, err := Compile("udp and not port 53", linkRaw, 65535)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := capture.NewFilter(insns)
+	f, err := New(insns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,13 +159,13 @@ func TestCompileRawIP(t *testing.T) {
 func TestCompileErrors(t *testing.T) {
 	tests := []struct {
 		expr string
-		link capture.LinkType
+		link uint32
 		want string // in libpcap's message
 	}{
-		{"tcp prot 443", capture.LinkEthernet, "syntax error"},
-		{"port 70000", capture.LinkEthernet, "port"},
-		{"ip proto nosuch", capture.LinkEthernet, "nosuch"},
-		{"vlan", capture.LinkRaw, "vlan"},
+		{"tcp prot 443", linkEthernet, "syntax error"},
+		{"port 70000", linkEthernet, "port"},
+		{"ip proto nosuch", linkEthernet, "nosuch"},
+		{"vlan", linkRaw, "vlan"},
 	}
 	for _, tt := range tests {
 		_, err := Compile(tt.expr, tt.link, 1536)
@@ -175,7 +179,7 @@ func TestCompileErrors(t *testing.T) {
 			t.Errorf("Compile(%q): %q, want the quoted expression and %q", tt.expr, msg, tt.want)
 		}
 	}
-	if _, err := Compile("tcp", capture.LinkEthernet, 0); err == nil || !strings.Contains(err.Error(), `"tcp"`) {
+	if _, err := Compile("tcp", linkEthernet, 0); err == nil || !strings.Contains(err.Error(), `"tcp"`) {
 		t.Errorf("snaplen 0: %v", err)
 	}
 }

@@ -1,25 +1,11 @@
-package capture
+package filter
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"golang.org/x/net/bpf"
 )
-
-// DLT returns the DLT_ value libpcap uses for the link type on Linux: the
-// number pcap_open_dead and pcap_compile expect. It differs from the
-// LINKTYPE_ value for a few old types only (LINKTYPE_RAW is DLT_RAW, 12).
-func (l LinkType) DLT() uint32 { return linktypeToDLT(uint32(l)) }
-
-// FileCompileFunc compiles a filter expression into classic BPF as libpcap
-// compiles it for a capture file whose records have the given link type and
-// snapshot length; swapped says the file's byte order is not the host's
-// (it changes the program for DLT_NULL). internal/capture/bpf.CompileFile
-// is one.
-type FileCompileFunc func(expr string, link LinkType, snaplen int, swapped bool) ([]bpf.RawInstruction, error)
 
 // memWords is BPF_MEMWORDS: the number of scratch memory cells.
 const memWords = 16
@@ -85,15 +71,15 @@ type Filter struct {
 	insns []bpf.RawInstruction
 }
 
-// ErrBadProgram is wrapped by NewFilter's error for a program the matcher
+// ErrBadProgram is wrapped by New's error for a program the matcher
 // refuses (as libpcap's bpf_validate would).
 var ErrBadProgram = errors.New("invalid BPF program")
 
-// NewFilter checks a program and returns a Filter that runs it. An empty
+// New checks a program and returns a Filter that runs it. An empty
 // program matches every packet, as it does in libpcap. A program is
 // refused when a jump leaves it, it does not end with a return, it uses an
 // unknown opcode, a scratch cell beyond 15, or divides by a constant zero.
-func NewFilter(insns []bpf.RawInstruction) (*Filter, error) {
+func New(insns []bpf.RawInstruction) (*Filter, error) {
 	if err := validate(insns); err != nil {
 		return nil, err
 	}
@@ -310,107 +296,4 @@ func branch(cond bool, in *bpf.RawInstruction) int {
 func be32(b []byte) uint32 {
 	_ = b[3]
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-
-// filtered is a Source that passes on only the records its filter accepts.
-type filtered struct {
-	src     Source
-	name    string
-	expr    string
-	compile FileCompileFunc
-	swapped bool
-	link    LinkType
-	f       *Filter // for link; nil before the first record
-	err     error   // sticky compile error
-}
-
-// offlineSnaplen is the snapshot length filters for files are compiled
-// with. pcap_offline_filter only asks whether the program returned
-// non-zero, so the value (the "ret #snaplen" of accepting paths) does not
-// change which records pass.
-const offlineSnaplen = maximumSnaplen
-
-// Filtered returns a Source delivering the records of src that the filter
-// expression accepts, as libpcap's pcap_setfilter on a capture file does.
-// The expression is compiled by compile for the link type of the records
-// and the byte order of the file. For a source from Open or NewReader the
-// header gives the link type, so an expression that does not compile for
-// it fails here, before any record is read, as pcap_setfilter would right
-// after pcap_open_offline; src is then left open. Other sources (and
-// records of another link type) compile when their first record arrives,
-// and a failure ends the source. Errors name the capture (name) and quote
-// the expression. An empty expression returns src itself. Closing the
-// returned Source closes src.
-func Filtered(src Source, name, expr string, compile FileCompileFunc) (Source, error) {
-	if expr == "" {
-		return src, nil
-	}
-	s := &filtered{src: src, name: name, expr: expr, compile: compile}
-	switch r := src.(type) {
-	case *pcapReader:
-		s.swapped = r.big != hostBigEndian()
-		if err := s.setLink(r.link); err != nil {
-			return nil, err
-		}
-	case *pcapngReader:
-		s.swapped = r.big != hostBigEndian()
-		if len(r.ifaces) > 0 {
-			if err := s.setLink(r.ifaces[0].link); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return s, nil
-}
-
-func hostBigEndian() bool { return binary.NativeEndian.Uint16([]byte{0, 1}) == 1 }
-
-// setLink compiles the filter for a link type.
-func (s *filtered) setLink(link LinkType) error {
-	insns, err := s.compile(s.expr, link, offlineSnaplen, s.swapped)
-	if err == nil {
-		if s.f, err = NewFilter(insns); err != nil {
-			err = fmt.Errorf("filter %q: %w", s.expr, err)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("%q: %w", s.name, err)
-	}
-	s.link = link
-	return nil
-}
-
-func (s *filtered) Next(p *Packet) error {
-	if s.err != nil {
-		return s.err
-	}
-	for {
-		if err := s.src.Next(p); err != nil {
-			return err
-		}
-		if s.f == nil || p.LinkType != s.link {
-			if s.err = s.setLink(p.LinkType); s.err != nil {
-				return s.err
-			}
-		}
-		if s.f.Match(p.Data, p.Len) {
-			return nil
-		}
-	}
-}
-
-func (s *filtered) Close() error { return s.src.Close() }
-
-// Interrupt passes on to the filtered source. See Interrupter.
-func (s *filtered) Interrupt() {
-	if i, ok := s.src.(Interrupter); ok {
-		i.Interrupt()
-	}
-}
-
-// CountBytes passes on to the filtered source. See ByteCounter.
-func (s *filtered) CountBytes(total *atomic.Uint64) {
-	if c, ok := s.src.(ByteCounter); ok {
-		c.CountBytes(total)
-	}
 }

@@ -1,22 +1,21 @@
 //go:build !cgo
 
-package bpf
+package filter
 
 import (
 	"fmt"
 
-	"github.com/nfstream-go/nfstream/internal/capture"
 	netbpf "golang.org/x/net/bpf"
 )
 
 // Compile returns an error wrapping ErrUnavailable: without cgo there is no
 // libpcap to compile the expression with.
-func Compile(expr string, link capture.LinkType, snaplen int) ([]netbpf.RawInstruction, error) {
+func Compile(expr string, link uint32, snaplen int) ([]netbpf.RawInstruction, error) {
 	return nil, unavailable(expr)
 }
 
 // CompileFile returns an error wrapping ErrUnavailable.
-func CompileFile(expr string, link capture.LinkType, snaplen int, swapped bool) ([]netbpf.RawInstruction, error) {
+func CompileFile(expr string, link uint32, snaplen int, swapped bool) ([]netbpf.RawInstruction, error) {
 	return nil, unavailable(expr)
 }
 

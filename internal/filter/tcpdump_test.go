@@ -1,6 +1,6 @@
 //go:build cgo
 
-package bpf
+package filter
 
 import (
 	"bytes"
@@ -16,7 +16,8 @@ import (
 )
 
 // tcpdumpExprs are filters run over every capture of testdata/ by tcpdump
-// and by Compile + capture.Filtered: the two must keep the same records.
+// and by Source (CompileFile and Filter): the two must keep the same
+// records.
 // They cover the protocols, encapsulations and link types of the corpus,
 // the length primitives (len is the wire length, which differs from the
 // captured length in snaplen_truncated.pcap) and loads that run off the
@@ -37,7 +38,7 @@ func TestAgainstTcpdump(t *testing.T) {
 	if err != nil {
 		t.Skip("tcpdump is not installed (apt-get install tcpdump): it is the judge here")
 	}
-	files, _ := filepath.Glob("../../../testdata/*.pcap*")
+	files, _ := filepath.Glob("../../testdata/*.pcap*")
 	if len(files) == 0 {
 		t.Fatal("no captures in testdata/")
 	}
@@ -90,7 +91,7 @@ func ourCount(file, expr string) (int, error) {
 		return 0, err
 	}
 	defer src.Close()
-	fsrc, err := capture.Filtered(src, file, expr, CompileFile)
+	fsrc, err := Source(src, file, expr)
 	if err != nil {
 		return 0, err
 	}

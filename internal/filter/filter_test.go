@@ -1,10 +1,7 @@
-package capture
+package filter
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 
@@ -23,7 +20,7 @@ func assemble(t testing.TB, insns ...bpf.Instruction) []bpf.RawInstruction {
 
 func mustFilter(t testing.TB, raw []bpf.RawInstruction) *Filter {
 	t.Helper()
-	f, err := NewFilter(raw)
+	f, err := New(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +154,7 @@ func TestFilterRejectsBadPrograms(t *testing.T) {
 		{"ldx abs", []bpf.RawInstruction{{Op: clsLDX | sizeW | modeABS}, {Op: clsRET | retK}}, "unknown opcode"},
 	}
 	for _, tt := range tests {
-		_, err := NewFilter(tt.prog)
+		_, err := New(tt.prog)
 		if !errors.Is(err, ErrBadProgram) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want ErrBadProgram and %q", tt.name, err, tt.want)
 		}
@@ -184,112 +181,14 @@ func TestFilterNoAllocs(t *testing.T) {
 	}
 }
 
-// fakeSource delivers the given packets, then io.EOF.
-type fakeSource struct {
-	pkts   []Packet
-	closed bool
-}
-
-func (s *fakeSource) Next(p *Packet) error {
-	if len(s.pkts) == 0 {
-		return io.EOF
-	}
-	*p, s.pkts = s.pkts[0], s.pkts[1:]
-	return nil
-}
-
-func (s *fakeSource) Close() error { s.closed = true; return nil }
-
-func TestFiltered(t *testing.T) {
-	// The fake compiler accepts packets whose first byte is the link type.
-	var compiled []LinkType
-	compile := func(expr string, link LinkType, snaplen int, swapped bool) ([]bpf.RawInstruction, error) {
-		compiled = append(compiled, link)
-		if link == LinkRaw {
-			return nil, errors.New(`filter "first byte": not for raw IP`)
-		}
-		return assemble(t,
-			bpf.LoadAbsolute{Off: 0, Size: 1},
-			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(link), SkipFalse: 1}, accept, reject), nil
-	}
-	pkt := func(link LinkType, b byte) Packet {
-		return Packet{LinkType: link, Data: []byte{b}, CapLen: 1, Len: 1}
-	}
-	src := &fakeSource{pkts: []Packet{
-		pkt(LinkEthernet, 1), pkt(LinkEthernet, 2), pkt(LinkNull, 0), pkt(LinkNull, 1), pkt(LinkEthernet, 1), pkt(LinkRaw, 101),
-	}}
-	s, err := Filtered(src, "x.pcap", "first byte", compile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p Packet
-	var got []byte
-	for err == nil {
-		if err = s.Next(&p); err == nil {
-			got = append(got, p.Data[0])
-		}
-	}
-	if string(got) != "\x01\x00\x01" {
-		t.Errorf("kept %v, want [1 0 1]", got)
-	}
-	if err == nil || !strings.HasPrefix(err.Error(), `"x.pcap": filter "first byte"`) {
-		t.Errorf("error %v, want one naming the file and the expression", err)
-	}
-	if err2 := s.Next(&p); err2 != err {
-		t.Errorf("error not sticky: %v then %v", err, err2)
-	}
-	if want := []LinkType{LinkEthernet, LinkNull, LinkEthernet, LinkRaw}; len(compiled) != len(want) {
-		t.Errorf("compiled for %v, want %v", compiled, want)
-	}
-	s.Close()
-	if !src.closed {
-		t.Error("Close did not close the source")
-	}
-	if s, err := Filtered(src, "x", "", compile); s != Source(src) || err != nil {
-		t.Error("an empty expression should leave the source as it is")
-	}
-}
-
-// TestFilteredAtOpen shows that a file's header decides the link type, so
-// a filter that does not compile for it fails before any record is read,
-// and that the file's byte order reaches the compiler.
-func TestFilteredAtOpen(t *testing.T) {
-	var gotLink LinkType
-	var gotSwapped bool
-	compile := func(expr string, link LinkType, snaplen int, swapped bool) ([]bpf.RawInstruction, error) {
-		gotLink, gotSwapped = link, swapped
-		if link == LinkRaw {
-			return nil, errors.New(`filter "ether host 1:2:3:4:5:6": no link-level addresses`)
-		}
-		return nil, nil
-	}
-	raw := stdPcap()
-	raw.linktype = uint32(LinkRaw)
-	be := stdPcap()
-	be.bo = binary.BigEndian
-	for _, tt := range []struct {
-		name    string
-		file    []byte
-		link    LinkType
-		swapped bool
-		err     bool
-	}{
-		{"raw", pcapFile(raw, rec(1, 0, []byte{0x45})), LinkRaw, false, true},
-		{"big-endian", pcapFile(be, rec(1, 0, []byte{1})), LinkEthernet, true, false},
+// TestDLT checks the LINKTYPE_ values whose DLT_ differs on Linux, and a
+// few that map to themselves.
+func TestDLT(t *testing.T) {
+	for link, dlt := range map[uint32]uint32{
+		0: 0, 1: 1, 12: 12, 100: 11, 101: 12, 102: 15, 103: 16, 104: 104, 106: 19, 113: 113, 276: 276,
 	} {
-		src, err := NewReader(bytes.NewReader(tt.file), tt.name+".pcap")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Filtered(src, tt.name+".pcap", "ether host 1:2:3:4:5:6", compile)
-		if gotLink != tt.link || gotSwapped != tt.swapped {
-			t.Errorf("%s: compiled for link type %d, swapped %v; want %d, %v", tt.name, gotLink, gotSwapped, tt.link, tt.swapped)
-		}
-		if tt.err != (err != nil) {
-			t.Errorf("%s: error %v", tt.name, err)
-		}
-		if err != nil && !strings.HasPrefix(err.Error(), `"raw.pcap": filter "ether host`) {
-			t.Errorf("%s: error %q does not name the file and the filter", tt.name, err)
+		if got := DLT(link); got != dlt {
+			t.Errorf("DLT(%d) = %d, want %d", link, got, dlt)
 		}
 	}
 }

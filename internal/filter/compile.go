@@ -1,4 +1,4 @@
-package bpf
+package filter
 
 import (
 	"errors"
@@ -34,4 +34,25 @@ func checkSnaplen(expr string, snaplen int) error {
 		return fmt.Errorf("filter %q: snapshot length %d out of range", expr, snaplen)
 	}
 	return nil
+}
+
+// DLT returns the DLT_ value libpcap uses on Linux for a LINKTYPE_ value
+// (pcap-common.c, linktype_to_dlt): the number pcap_open_dead and
+// pcap_compile expect. Only a few old link types below the matching range
+// differ (LINKTYPE_RAW, 101, is DLT_RAW, 12); every other value maps to
+// itself. Capture files and Packet.LinkType carry LINKTYPE_ values.
+func DLT(link uint32) uint32 {
+	switch link {
+	case 100: // LINKTYPE_ATM_RFC1483
+		return 11
+	case 101: // LINKTYPE_RAW
+		return 12
+	case 102: // LINKTYPE_SLIP_BSDOS
+		return 15
+	case 103: // LINKTYPE_PPP_BSDOS
+		return 16
+	case 106: // LINKTYPE_ATM_CLIP
+		return 19
+	}
+	return link
 }

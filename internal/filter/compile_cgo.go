@@ -1,6 +1,6 @@
 //go:build cgo
 
-package bpf
+package filter
 
 /*
 #cgo pkg-config: libpcap
@@ -33,7 +33,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/nfstream-go/nfstream/internal/capture"
 	netbpf "golang.org/x/net/bpf"
 )
 
@@ -42,6 +41,7 @@ import (
 var compileMu sync.Mutex
 
 // Compile compiles a filter expression for packets of the given link type
+// (a LINKTYPE_ value, as capture files and Packet.LinkType carry it)
 // captured with the given snapshot length, on a handle from pcap_open_dead
 // (so neither a file nor a live interface): pcap_compile with optimisation
 // on and the netmask 0xffffff00, as NFStream calls it, then pcap_freecode.
@@ -53,13 +53,13 @@ var compileMu sync.Mutex
 // For capture files use CompileFile, and for live capture CompileLive: a
 // dead handle differs from both in a few corners (DLT_NULL's IPv6 values,
 // VLAN tags the kernel took out of the frame).
-func Compile(expr string, link capture.LinkType, snaplen int) ([]netbpf.RawInstruction, error) {
+func Compile(expr string, link uint32, snaplen int) ([]netbpf.RawInstruction, error) {
 	if err := checkSnaplen(expr, snaplen); err != nil {
 		return nil, err
 	}
 	compileMu.Lock()
 	defer compileMu.Unlock()
-	p := C.pcap_open_dead(C.int(link.DLT()), C.int(snaplen))
+	p := C.pcap_open_dead(C.int(DLT(link)), C.int(snaplen))
 	if p == nil {
 		return nil, fmt.Errorf("filter %q: libpcap cannot open a handle for link type %d", expr, link)
 	}
@@ -72,9 +72,9 @@ func Compile(expr string, link capture.LinkType, snaplen int) ([]netbpf.RawInstr
 // the given link type, the file's snapshot length, and swapped set when
 // the file's byte order is not the host's. Only the savefile flavour of
 // libpcap's code generator checks the three BSD values of AF_INET6 in
-// DLT_NULL headers, and byte-swaps them for a swapped file. It has
-// capture.FileCompileFunc's signature, for capture.Filtered.
-func CompileFile(expr string, link capture.LinkType, snaplen int, swapped bool) ([]netbpf.RawInstruction, error) {
+// DLT_NULL headers, and byte-swaps them for a swapped file. Source uses
+// it for the records of capture files.
+func CompileFile(expr string, link uint32, snaplen int, swapped bool) ([]netbpf.RawInstruction, error) {
 	if err := checkSnaplen(expr, snaplen); err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func CompileFile(expr string, link capture.LinkType, snaplen int, swapped bool) 
 	hdr = bo.AppendUint32(hdr, 0) // thiszone
 	hdr = bo.AppendUint32(hdr, 0) // sigfigs
 	hdr = bo.AppendUint32(hdr, uint32(snaplen))
-	hdr = bo.AppendUint32(hdr, uint32(link))
+	hdr = bo.AppendUint32(hdr, link)
 	chdr := C.CBytes(hdr)
 	defer C.free(chdr)
 
@@ -113,8 +113,8 @@ func CompileFile(expr string, link capture.LinkType, snaplen int, swapped bool) 
 // tags from the kernel's packet metadata, where the kernel keeps the tags
 // it took out of frames, so "vlan" filters work live. Activating the
 // handle needs the same privileges as capturing; the handle is closed
-// before CompileLive returns. It has capture.LiveCompileFunc's signature,
-// for capture.LiveConfig.
+// before CompileLive returns. The program goes to capture.OpenLive in
+// LiveConfig.Program.
 func CompileLive(expr, iface string, snaplen int) ([]netbpf.RawInstruction, error) {
 	if err := checkSnaplen(expr, snaplen); err != nil {
 		return nil, err
