@@ -401,6 +401,8 @@ type gpView struct {
 	pppoeDiscovery bool
 	// llcLongControl: an LLC header with a 2-byte control field.
 	llcLongControl bool
+	// llcSAPBits: an LLC header with the I/G or C/R bit of a SAP set.
+	llcSAPBits bool
 	// encap: an encapsulation NFStream does not decode (GRE, EtherIP,
 	// VXLAN, Geneve, IPsec AH, MPLS in IP, IPIP protocol 94).
 	encap bool
@@ -462,6 +464,7 @@ func (f *gpFrame) view() gpView {
 			v.pppoeDiscovery = v.pppoeDiscovery || l.Type == layers.EthernetTypePPPoEDiscovery
 		case *layers.LLC:
 			v.llcLongControl = v.llcLongControl || len(l.Contents) != 3
+			v.llcSAPBits = v.llcSAPBits || l.IG || l.CR
 		case *layers.PPP:
 			v.pppShortProto = v.pppShortProto || len(l.Contents) == 1
 		case *layers.LinuxSLL:
@@ -732,6 +735,12 @@ var oracleRules = []oracleRule{
 			"header and the IP header after it start a byte later; NFStream takes LLC and SNAP as a fixed " +
 			"8 bytes",
 		match: func(c *oracleCase) bool { return c.v.llcLongControl },
+	},
+	{
+		name: "llc-sap-low-bit",
+		why: "gopacket masks the I/G and C/R bits (the low bits) of the LLC SAPs, so DSAP/SSAP 0xab read as " +
+			"SNAP's 0xaa; NFStream compares the whole bytes with 0xaa (and 0x42 for STP)",
+		match: func(c *oracleCase) bool { return c.v.llcSAPBits },
 	},
 	{
 		name: "ppp-protocol-field-compression",
