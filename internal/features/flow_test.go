@@ -15,21 +15,21 @@ func TestFlagCountersCarry(t *testing.T) {
 	p := decode.Packet{IPVersion: 4, Protocol: 6, SrcPort: 1, DstPort: 2, Flags: decode.FlagACK | decode.FlagSYN, RawSize: 60}
 	var f Flow
 	c.Init(&f, nil, &p, 0)
-	f.dir[0].flags[FlagACK] = math.MaxUint32 // as after 2^32-1 packets
-	f.dir[0].flags[FlagSYN] = math.MaxUint32
-	f.flagsHigh[0][FlagSYN] = 7
+	f.dir[0].flags[FlagIndexACK] = math.MaxUint32 // as after 2^32-1 packets
+	f.dir[0].flags[FlagIndexSYN] = math.MaxUint32
+	f.flagsHigh[0][FlagIndexSYN] = 7
 	c.Update(&f, nil, &p, 1) // ACK and SYN wrap
 	p.Flags = decode.FlagACK
 	c.Update(&f, nil, &p, 2)
 	var r Record
 	c.Export(&f, nil, &r)
-	if got, want := r.FlagPackets(1, FlagACK), uint64(1)<<32+1; got != want {
+	if got, want := r.FlagPackets(1, FlagIndexACK), uint64(1)<<32+1; got != want {
 		t.Errorf("src2dst ACK packets %d, want %d", got, want)
 	}
-	if got, want := r.FlagPackets(1, FlagSYN), uint64(8)<<32; got != want {
+	if got, want := r.FlagPackets(1, FlagIndexSYN), uint64(8)<<32; got != want {
 		t.Errorf("src2dst SYN packets %d, want %d", got, want)
 	}
-	if got := r.FlagPackets(2, FlagACK); got != 0 {
+	if got := r.FlagPackets(2, FlagIndexACK); got != 0 {
 		t.Errorf("dst2src ACK packets %d, want 0", got)
 	}
 }

@@ -42,16 +42,17 @@ func (m AccountingMode) Size(p *decode.Packet) uint16 {
 	return p.RawSize
 }
 
-// TCP flag counters in output order.
+// Indexes of the TCP flag counters, in output order (decode.FlagSYN and
+// the like are the flags' bits in the TCP header).
 const (
-	FlagSYN = iota
-	FlagCWR
-	FlagECE
-	FlagURG
-	FlagACK
-	FlagPSH
-	FlagRST
-	FlagFIN
+	FlagIndexSYN = iota
+	FlagIndexCWR
+	FlagIndexECE
+	FlagIndexURG
+	FlagIndexACK
+	FlagIndexPSH
+	FlagIndexRST
+	FlagIndexFIN
 	numFlags
 )
 

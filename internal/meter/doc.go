@@ -19,7 +19,7 @@
 // costs one compare per new flow.
 //
 // Several meters can share a capture and still give one meter's output:
-// MeterBatch meters without idle scans, and the caller runs the scans
+// ProcessShardBatch meters without idle scans, and the caller runs the scans
 // across meters with IdleCandidates and ExpireIdle; every record carries
 // its place in a single meter's export order (features.Order).
 //
@@ -31,7 +31,7 @@
 // entries live in slabs indexed by flow slot; neither holds pointers, so
 // the garbage collector does not scan them. With hundreds of thousands of
 // flows nearly every packet's flow is out of cache: ProcessBatch and
-// MeterBatch prefetch the lines the next packets will touch, in three
+// ProcessShardBatch prefetch the lines the next packets will touch, in three
 // steps a few packets apart, while they meter the current ones (see
 // features.Flow for the layout). On amd64 this uses the PREFETCHT0
 // instruction (prefetch_amd64.s); elsewhere there is no prefetch and the

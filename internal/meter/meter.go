@@ -62,7 +62,13 @@ func slotStride(n int) uintptr {
 	return (size + 63) &^ 63
 }
 
-const none = -1
+// noSlot marks the absence of a slot: an empty list end, a link, or a
+// lookup that found nothing.
+const noSlot int32 = -1
+
+// notExpired is the reason of a flow that does not expire; it differs from
+// every expiration id (features.ExpiredCustom is -1).
+const notExpired int8 = -128
 
 const (
 	pageBits = 12
@@ -138,7 +144,7 @@ func New(cfg Config, export ExportFunc) (*Meter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Meter{cfg: cfg, export: export, table: newTable(), head: none, tail: none, stride: slotStride(cfg.Features.SPLT)}
+	m := &Meter{cfg: cfg, export: export, table: newTable(), head: noSlot, tail: noSlot, stride: slotStride(cfg.Features.SPLT)}
 	m.maxActive = cfg.MaxActive
 	if m.maxActive <= 0 {
 		m.maxActive = int(^uint(0) >> 1)
@@ -162,7 +168,7 @@ func (m *Meter) Close() {
 	if m.dpi == nil {
 		return
 	}
-	for i := m.head; i != none; i = m.slot(i).next {
+	for i := m.head; i != noSlot; i = m.slot(i).next {
 		m.dpi.FreeFlow(&m.diss(i).flow)
 	}
 	m.dpi.Close()
@@ -179,9 +185,9 @@ func (m *Meter) Evicted() uint64 { return m.evicted }
 // Processed returns the number of packets metered.
 func (m *Meter) Processed() uint64 { return m.processed }
 
-// advance moves the meter's clock to t if later, and returns the packet's
+// moveClock moves the meter's clock to t if later, and returns the packet's
 // time clamped to the clock.
-func (m *Meter) advance(t uint64) uint64 {
+func (m *Meter) moveClock(t uint64) uint64 {
 	if t > m.tick {
 		m.tick = t
 	}
@@ -199,12 +205,12 @@ func (m *Meter) ProcessBatch(pkts []decode.Packet, times []uint64) error {
 	return m.batch(pkts, times, nil)
 }
 
-// MeterBatch meters packets without running idle scans, for a meter that is
+// ProcessShardBatch meters packets without running idle scans, for a meter that is
 // one of several sharing a capture: pkts[i] is the packet with index
 // seqs[i] among all metered packets, at times[i] (ms, already clamped so
 // time never goes backwards across the whole capture). The caller runs the
 // idle scans across all meters (see IdleCandidates and ExpireIdle).
-func (m *Meter) MeterBatch(pkts []decode.Packet, times, seqs []uint64) error {
+func (m *Meter) ProcessShardBatch(pkts []decode.Packet, times, seqs []uint64) error {
 	return m.batch(pkts, times, seqs)
 }
 
@@ -215,7 +221,7 @@ func (m *Meter) MeterBatch(pkts []decode.Packet, times, seqs []uint64) error {
 // L1 when used.
 const group = 2
 
-// batch meters pkts as ProcessBatch (seqs nil) or MeterBatch does. With
+// batch meters pkts as ProcessBatch (seqs nil) or ProcessShardBatch does. With
 // hundreds of thousands of flows nearly every packet's flow is out of
 // cache, so while it meters one group of packets it prefetches for the
 // next three, one step each: the table entries of the group three ahead,
@@ -254,7 +260,7 @@ func (m *Meter) batch(pkts []decode.Packet, times, seqs []uint64) error {
 			if seqs == nil {
 				err = m.process(&pkts[i], times[i], hashes[i])
 			} else {
-				m.advance(times[i])
+				m.moveClock(times[i])
 				m.processed++
 				m.seq = seqs[i]
 				err = m.consume(&pkts[i], times[i], hashes[i])
@@ -276,13 +282,13 @@ func (m *Meter) prefetchEntries(hashes []uint32) {
 	prefetch(addrs)
 }
 
-// prefetchFlows finds the likely slot of each hash (none without one) and
+// prefetchFlows finds the likely slot of each hash (noSlot without one) and
 // prefetches the key and bidirectional lines of those flows.
 func (m *Meter) prefetchFlows(hashes []uint32, slots []int32) {
 	addrs := m.addrs[:0]
 	for i, h := range hashes {
 		slots[i] = m.table.lookup(h)
-		if slots[i] != none {
+		if slots[i] != noSlot {
 			f := uintptr(unsafe.Pointer(&m.slot(slots[i]).flow))
 			addrs = append(addrs, f, f+64)
 		}
@@ -295,7 +301,7 @@ func (m *Meter) prefetchFlows(hashes []uint32, slots []int32) {
 func (m *Meter) prefetchDirections(pkts []decode.Packet, slots []int32) {
 	addrs := m.addrs[:0]
 	for i, s := range slots {
-		if s == none {
+		if s == noSlot {
 			continue
 		}
 		f := &m.slot(s).flow
@@ -313,7 +319,7 @@ func (m *Meter) prefetchDirections(pkts []decode.Packet, slots []int32) {
 // is the creation index of the first flow it did not take (not idle, or
 // over max), or the largest uint64 when it took every flow.
 func (m *Meter) IdleCandidates(tick uint64, max int, dst []uint64) (cands []uint64, bound uint64) {
-	for i := m.head; i != none; i = m.slot(i).next {
+	for i := m.head; i != noSlot; i = m.slot(i).next {
 		s := m.slot(i)
 		last := s.flow.LastSeenMS
 		if len(dst) == max || tick < last || tick-last < m.cfg.IdleTimeout {
@@ -328,8 +334,8 @@ func (m *Meter) IdleCandidates(tick uint64, max int, dst []uint64) (cands []uint
 // index through, as the idle scan that follows packet event when the
 // capture's clock is at tick.
 func (m *Meter) ExpireIdle(event, tick, through uint64) error {
-	m.advance(tick)
-	for m.head != none && m.slot(m.head).created <= through {
+	m.moveClock(tick)
+	for m.head != noSlot && m.slot(m.head).created <= through {
 		m.seq = event
 		if err := m.expire(m.head, features.ExpiredIdle, features.PhaseScan); err != nil {
 			return err
@@ -339,7 +345,7 @@ func (m *Meter) ExpireIdle(event, tick, through uint64) error {
 }
 
 func (m *Meter) process(p *decode.Packet, t uint64, h uint32) error {
-	t = m.advance(t)
+	t = m.moveClock(t)
 	m.seq = m.processed
 	m.processed++
 	scan := m.tick-m.scanTick >= ScanInterval
@@ -359,14 +365,14 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 	i, pos, ok := m.table.find(m, p, h)
 	if ok {
 		f := &m.slot(i).flow
-		reason := int8(none)
+		reason := notExpired
 		switch {
 		case t-f.LastSeenMS >= m.cfg.IdleTimeout:
 			reason = features.ExpiredIdle
 		case t-f.FirstSeenMS >= m.cfg.ActiveTimeout:
 			reason = features.ExpiredActive
 		}
-		if reason == none {
+		if reason == notExpired {
 			if m.cfg.LRU {
 				m.touchLRU(i)
 			}
@@ -424,8 +430,8 @@ func (m *Meter) alloc() int32 {
 		}
 	}
 	s := m.slot(i)
-	s.prev, s.next = m.tail, none
-	if m.tail != none {
+	s.prev, s.next = m.tail, noSlot
+	if m.tail != noSlot {
 		m.slot(m.tail).next = i
 	} else {
 		m.head = i
@@ -485,7 +491,7 @@ func (m *Meter) touchLRU(i int32) {
 	}
 	m.unlink(i)
 	s := m.slot(i)
-	s.prev, s.next = m.tail, none
+	s.prev, s.next = m.tail, noSlot
 	m.slot(m.tail).next = i
 	m.tail = i
 }
@@ -493,12 +499,12 @@ func (m *Meter) touchLRU(i int32) {
 // unlink takes slot i out of the list.
 func (m *Meter) unlink(i int32) {
 	s := m.slot(i)
-	if s.prev != none {
+	if s.prev != noSlot {
 		m.slot(s.prev).next = s.next
 	} else {
 		m.head = s.next
 	}
-	if s.next != none {
+	if s.next != noSlot {
 		m.slot(s.next).prev = s.prev
 	} else {
 		m.tail = s.prev
@@ -509,7 +515,7 @@ func (m *Meter) unlink(i int32) {
 // while, running the idle scan when it is due, so that a quiet link still
 // exports its flows (live capture: packet times are wall-clock times).
 func (m *Meter) Advance(now uint64) error {
-	m.advance(now)
+	m.moveClock(now)
 	if m.tick-m.scanTick >= ScanInterval {
 		m.scanTick = m.tick
 		m.seq = m.processed
@@ -521,7 +527,7 @@ func (m *Meter) Advance(now uint64) error {
 // idleScan expires idle flows from the oldest, stopping at the first flow
 // that is not idle or after ScanBudget flows.
 func (m *Meter) idleScan() error {
-	for n := 0; n < ScanBudget && m.head != none; n++ {
+	for n := 0; n < ScanBudget && m.head != noSlot; n++ {
 		last := m.slot(m.head).flow.LastSeenMS
 		if m.tick < last || m.tick-last < m.cfg.IdleTimeout {
 			return nil
@@ -541,11 +547,11 @@ func (m *Meter) Flush() error {
 // FlushAt is Flush with the meter's clock first advanced to tick (the
 // capture's last packet time, for a meter that is one of several).
 func (m *Meter) FlushAt(tick uint64) error {
-	m.advance(tick)
+	m.moveClock(tick)
 	m.seq = 1<<64 - 1
 	// Every flow goes, so the table is emptied at once at the end rather
 	// than entry by entry (a cache miss each on a large table).
-	for i := m.head; i != none; i = m.slot(i).next {
+	for i := m.head; i != noSlot; i = m.slot(i).next {
 		if err := m.exportSlot(i, features.ExpiredIdle, features.PhaseEnd); err != nil {
 			for m.head != i {
 				m.release(m.head)
@@ -555,7 +561,7 @@ func (m *Meter) FlushAt(tick uint64) error {
 		}
 	}
 	m.table.clear()
-	m.head, m.tail = none, none
+	m.head, m.tail = noSlot, noSlot
 	m.nslot, m.free = 0, m.free[:0]
 	return nil
 }

@@ -70,13 +70,13 @@ func (t *table) find(m *Meter, p *decode.Packet, h uint32) (slot int32, pos uint
 	}
 }
 
-// lookup returns the first slot whose entry has hash h, or none: the
+// lookup returns the first slot whose entry has hash h, or noSlot: the
 // likely slot of a packet with that hash, found without reading any slot.
 func (t *table) lookup(h uint32) int32 {
 	for pos := uint64(h) & t.mask; ; pos = (pos + 1) & t.mask {
 		e := t.entries[pos]
 		if e == 0 {
-			return none
+			return noSlot
 		}
 		if uint32(e>>32) == h {
 			return int32(uint32(e)) - 1

@@ -261,7 +261,7 @@ func (sm *shardedMeter) run() {
 			if sm.keep {
 				b.resolve()
 			}
-			sm.m.MeterBatch(b.pkts[:b.n], b.times[:b.n], b.seqs[:b.n])
+			sm.m.ProcessShardBatch(b.pkts[:b.n], b.times[:b.n], b.seqs[:b.n])
 		}
 		if b.barrier || b.end || b.sync {
 			stopped = sm.round(b) != nil
