@@ -313,4 +313,3 @@ func (e *Engine) intern(b []byte) string {
 	e.names[string(b)] = s
 	return s
 }
-
