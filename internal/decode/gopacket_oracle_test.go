@@ -750,6 +750,16 @@ var oracleRules = []oracleRule{
 		match: func(c *oracleCase) bool { return c.v.pppShortProto },
 	},
 	{
+		name: "udp-header-not-captured",
+		why: "with tunnel decoding on NFStream looks at the UDP ports for a tunnel before anything else and " +
+			"ignores a UDP packet whose 8-byte header is not captured in full; without tunnels it meters it",
+		match: func(c *oracleCase) bool {
+			var p Packet
+			return !c.ok && !c.tunnelsOff && c.v.proto == protoUDP && len(c.v.l4) < udpHeaderLen &&
+				(&Decoder{}).Decode(c.link, c.data, uint32(len(c.data)), &p)
+		},
+	},
+	{
 		name: "tunnel-inner-not-ip",
 		why: "on a UDP tunnel port (GTP-U 2152, CAPWAP 5247, TZSP 37008) NFStream commits to the decapsulation " +
 			"and drops the record when what the tunnel carries is no IP packet (CAPWAP's 802.11 management " +
