@@ -36,8 +36,8 @@ func (o *captureOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVarP(&o.snaplen, "snaplen", "s", 1536, "live capture: bytes kept of each packet")
 	fs.BoolVar(&o.noPromisc, "no-promisc", false, "live capture: do not put the interface in promiscuous mode")
 	fs.IntVarP(&o.bufferKiB, "buffer-size", "B", 2048, "live capture: ring size per meter, in `KiB`")
-	fs.IntVar(&o.report, "report-interval", 0, "live capture: print a JSON performance report on standard error every `SEC` seconds (0: never)")
-	fs.StringVar(&o.metrics, "metrics-addr", "", "live capture: serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9108)")
+	fs.IntVar(&o.report, "report-interval", 0, "print a JSON performance report on standard error every `SEC` seconds (0: never), for files and live capture")
+	fs.StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9108) while the run lasts, for files and live capture")
 	fs.IntVar(&o.meters, "meters", 0, "number of meters packets are sharded to (0: files 1, live one per core less one); file output is the same for any number but for L7 values nDPI decided from its per-meter caches")
 }
 
@@ -59,9 +59,6 @@ func (o *captureOptions) validate(files []string, args []string) error {
 	}
 	if o.report < 0 {
 		return usagef("--report-interval %d: must be 0 or more seconds", o.report)
-	}
-	if o.iface == "" && (o.report > 0 || o.metrics != "") {
-		return usagef("--report-interval and --metrics-addr are for live capture (-i)")
 	}
 	if err := checkMeters(o.meters); err != nil {
 		return err

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,19 +9,16 @@ import (
 )
 
 // runLive captures on an interface until SIGINT or SIGTERM (or the flow
-// limit), then writes every flow in memory and reports what the kernel
-// captured and dropped. The interface is opened before the output, so an
-// interface that does not exist or missing privileges fail before any file
-// is created.
+// or packet limit), then writes every flow in memory and reports what the
+// kernel captured and dropped. The interface is opened before the output,
+// so an interface that does not exist or missing privileges fail before
+// any file is created.
 func runLive(cmd *cobra.Command, o *options) error {
-	ctx, cancel := context.WithCancel(cmd.Context())
-	defer cancel()
-	tel := new(pipeline.Telemetry)
-	if o.in.metrics != "" {
-		if err := serveMetrics(ctx, o.in.metrics, tel); err != nil {
-			return err
-		}
+	tel, stop, err := o.instrument(cmd.Context(), cmd.ErrOrStderr())
+	if err != nil {
+		return err
 	}
+	defer stop()
 	rings, err := o.in.openLive()
 	if err != nil {
 		return err
@@ -36,18 +31,21 @@ func runLive(cmd *cobra.Command, o *options) error {
 		}
 		return err
 	}
-	if o.in.report > 0 {
-		startReports(ctx, cmd.ErrOrStderr(), time.Duration(o.in.report)*time.Second, tel)
-	}
-	cfg := o.pipelineConfig()
+	cfg := pipeline.LiveConfig{Common: o.common(true)}
 	cfg.Telemetry = tel
 	st, err := pipeline.RunLive(cmd.Context(), cfg, rings, out.sink, o.schema().Columns())
-	cancel()
+	stop()
 	out.done()
 	var summary string
 	if !o.quiet && !out.failed() {
+		// Stopped by -c, the rings may have received more than the
+		// packets taken: the summary counts those.
+		captured := st.Received
+		if st.PacketLimitReached {
+			captured = st.Packets
+		}
 		summary = fmt.Sprintf("nfstream: %d packets captured on %q (%d dropped by the kernel), %d ignored; %d flows written to %s%s\n",
-			st.Received, o.in.iface, st.Dropped, st.Ignored, st.Flows, out.describe(), st.LimitNotes())
+			captured, o.in.iface, st.Dropped, st.Ignored, st.Flows, out.describe(), st.LimitNotes())
 	}
 	return finish(cmd, summary, err)
 }

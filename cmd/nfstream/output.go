@@ -114,11 +114,11 @@ func (o *outputOptions) validate(cols []features.Column) error {
 			return usagef("-o -: Parquet cannot be written to standard output (its footer is written last and readers seek to it); give a file name with -o")
 		}
 		fc.Parquet = output.ParquetConfig{Compression: strings.ToLower(o.compression), RowGroupRows: o.rowGroupRows}
+		if o.rowGroupRows < output.MinRowGroupRows {
+			return usagef("--row-group-rows %d: must be at least %d", o.rowGroupRows, output.MinRowGroupRows)
+		}
 		if err := fc.Parquet.Validate(); err != nil {
 			return usagef("--compression %q: must be one of %s", o.compression, strings.Join(output.Codecs, ", "))
-		}
-		if o.rowGroupRows < 1 {
-			return usagef("--row-group-rows %d: must be at least 1", o.rowGroupRows)
 		}
 	} else {
 		for _, flag := range []string{"compression", "row-group-rows"} {
@@ -127,8 +127,8 @@ func (o *outputOptions) validate(cols []features.Column) error {
 			}
 		}
 	}
-	if o.rotate < 0 || o.rotate > 0 && o.rotate < time.Second {
-		return usagef("--rotate %v: must be at least 1s (or 0 for no rotation)", o.rotate)
+	if o.rotate < 0 || o.rotate > 0 && o.rotate < output.MinRotateInterval {
+		return usagef("--rotate %v: must be at least %v (or 0 for no rotation)", o.rotate, output.MinRotateInterval)
 	}
 	if o.rotateFlows < 0 {
 		return usagef("--rotate-flows %d: must be 0 or more", o.rotateFlows)
@@ -140,6 +140,14 @@ func (o *outputOptions) validate(cols []features.Column) error {
 		if err := output.CheckTemplate(o.path); err != nil {
 			return usagef("-o: %v", err)
 		}
+		rc := output.RotateConfig{Template: o.path, Interval: o.rotate, Flows: uint64(o.rotateFlows), Create: fc.Create}
+		if err := rc.Validate(); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	// The output's own checks, beyond what the flags above name.
+	if err := fc.Validate(); err != nil {
+		return usagef("%v", err)
 	}
 	for _, name := range o.anonymize {
 		found := false

@@ -19,12 +19,14 @@ import (
 // progressInterval is how often the progress line is redrawn.
 const progressInterval = 250 * time.Millisecond
 
-// runFiles runs the pipeline over the capture files into sink. When
+// runFiles runs the pipeline over the capture files into sink, feeding
+// tel if not nil. When
 // standard error is a terminal (and not -q) it shows a progress line
 // there meanwhile, redrawn in place, and clears it before returning, so
 // the summary or the error that follows starts on a clean line.
-func runFiles(cmd *cobra.Command, o *options, sink output.Sink) (pipeline.Stats, error) {
-	cfg := o.pipelineConfig()
+func runFiles(cmd *cobra.Command, o *options, sink output.Sink, tel *pipeline.Telemetry) (pipeline.Stats, error) {
+	cfg := o.fileConfig(true)
+	cfg.Telemetry = tel
 	cols := o.schema().Columns()
 	w := cmd.ErrOrStderr()
 	// Flows written on the same terminal would be mixed with the line.

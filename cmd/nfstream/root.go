@@ -61,7 +61,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.splt, "splt", 0, "add early-flow sequences of `N` packets (0-65535; 0 disables)")
 	fs.Int64Var(&o.maxFlows, "max-flows", 0, "stop after `N` flows (0: no limit)")
 	fs.Int64Var(&o.maxActive, "max-active-flows", 0, "hold at most `N` flows in memory; when full, the oldest flow is written early with expiration_id 2 (default: from the memory available, see README; 0: no limit)")
-	fs.Int64VarP(&o.count, "count", "c", 0, "stop after reading `N` packets (0: no limit)")
+	fs.Int64VarP(&o.count, "count", "c", 0, "stop after `N` packets (0: no limit): records read from the files, or packets taken from the rings live; every flow of those packets is written")
 	o.in.addFlags(fs)
 	o.out.addFlags(fs)
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors on standard error")
@@ -74,8 +74,10 @@ var accountingNames = map[string]features.AccountingMode{
 	"payload": features.AccountPayload, "3": features.AccountPayload,
 }
 
-// maxTimeoutSeconds keeps timeout*1000 within uint64, as NFStream requires.
-const maxTimeoutSeconds = (1<<64 - 1) / 1000
+// liveOnly are the flags that mean something for live capture only: given
+// with -r they are refused, not ignored. (No flag means something for
+// files only: the others apply to both.)
+var liveOnly = []string{"snaplen", "no-promisc", "buffer-size"}
 
 // validate checks every option, naming the bad one; it does no work.
 func (o *options) validate(args []string) error {
@@ -91,22 +93,31 @@ func (o *options) validate(args []string) error {
 	if stdin > 1 {
 		return usagef("-r - (standard input) may appear only once")
 	}
-	if o.idleTimeout < 0 || uint64(o.idleTimeout) > maxTimeoutSeconds {
-		return usagef("--idle-timeout %d: must be a number of seconds from 0 to %d", o.idleTimeout, uint64(maxTimeoutSeconds))
+	if o.in.iface == "" && o.out.changed != nil {
+		for _, name := range liveOnly {
+			if o.out.changed(name) {
+				return usagef("--%s applies to live capture (-i) only, not to files read with -r", name)
+			}
+		}
 	}
-	if o.activeTimeout < 0 || uint64(o.activeTimeout) > maxTimeoutSeconds {
-		return usagef("--active-timeout %d: must be a number of seconds from 0 to %d", o.activeTimeout, uint64(maxTimeoutSeconds))
+	// The limits are the meter's (meter.Config.Validate); the flags are in
+	// seconds.
+	if o.idleTimeout < 0 || uint64(o.idleTimeout) > meter.MaxTimeoutSeconds {
+		return usagef("--idle-timeout %d: must be a number of seconds from 0 to %d", o.idleTimeout, uint64(meter.MaxTimeoutSeconds))
+	}
+	if o.activeTimeout < 0 || uint64(o.activeTimeout) > meter.MaxTimeoutSeconds {
+		return usagef("--active-timeout %d: must be a number of seconds from 0 to %d", o.activeTimeout, uint64(meter.MaxTimeoutSeconds))
 	}
 	mode, ok := accountingNames[strings.ToLower(o.accountingMode)]
 	if !ok {
 		return usagef("--accounting-mode %q: must be link, ip, transport or payload (or 0-3)", o.accountingMode)
 	}
 	o.accounting = mode
-	if o.nDissections < 0 || o.nDissections > 255 {
-		return usagef("--n-dissections %d: must be from 0 to 255", o.nDissections)
+	if o.nDissections < 0 || o.nDissections > meter.MaxDissections {
+		return usagef("--n-dissections %d: must be from 0 to %d", o.nDissections, meter.MaxDissections)
 	}
-	if o.splt < 0 || o.splt > 65535 {
-		return usagef("--splt %d: must be from 0 to 65535", o.splt)
+	if o.splt < 0 || o.splt > meter.MaxSPLT {
+		return usagef("--splt %d: must be from 0 to %d", o.splt, meter.MaxSPLT)
 	}
 	if o.maxFlows < 0 {
 		return usagef("--max-flows %d: must be 0 or more", o.maxFlows)
@@ -118,32 +129,53 @@ func (o *options) validate(args []string) error {
 	if o.count < 0 {
 		return usagef("-c %d: must be 0 or more", o.count)
 	}
+	// Each stage checks its own configuration too; the flags above name
+	// what the command line can get wrong, this catches the rest.
+	var err error
+	if o.in.iface != "" {
+		lc := pipeline.LiveConfig{Common: o.common(false)}
+		err = lc.Validate()
+	} else {
+		fc := o.fileConfig(false)
+		err = fc.Validate()
+	}
+	if err != nil {
+		return usagef("%v", err)
+	}
 	return o.out.validate(o.schema().Columns())
 }
 
-func (o *options) pipelineConfig() pipeline.Config {
-	cfg := pipeline.Config{
-		Sources: o.read,
-		Decode:  decode.Options{DecodeTunnels: o.decodeTunnels},
+// common is the pipeline configuration both kinds of run share; with
+// budget, the default bound on active flows and the Go heap's soft limit
+// come from the memory the process may use (meter.MemoryBudget).
+func (o *options) common(budget bool) pipeline.Common {
+	cfg := pipeline.Common{
+		Decode: decode.Options{DecodeTunnels: o.decodeTunnels},
 		Meter: meter.Config{
 			Features:      features.Config{Accounting: o.accounting, Stats: o.stats, SPLT: o.splt},
 			IdleTimeout:   uint64(o.idleTimeout) * 1000,
 			Dissections:   o.nDissections,
 			ActiveTimeout: uint64(o.activeTimeout) * 1000,
 		},
-		MaxFlows:   uint64(o.maxFlows),
-		MaxPackets: uint64(o.count),
-		Meters:     o.in.meterCount(),
-		Open:       o.in.openFile,
+		MaxFlows:       uint64(o.maxFlows),
+		MaxPackets:     uint64(o.count),
+		MaxActiveFlows: uint64(o.maxActive),
 	}
-	cfg.MaxActiveFlows = uint64(o.maxActive)
-	if !o.maxActiveSet {
-		// The default bound and a soft limit for the Go heap, both from
-		// the memory the process may use (meter.MemoryBudget).
-		budget, _ := meter.MemoryBudget()
-		cfg.MaxActiveFlows, cfg.MemoryLimit = meter.DefaultMaxActive(cfg.Meter), budget/4*3
+	if budget && !o.maxActiveSet {
+		mem, _ := meter.MemoryBudget()
+		cfg.MaxActiveFlows, cfg.MemoryLimit = meter.DefaultMaxActive(cfg.Meter), mem/4*3
 	}
 	return cfg
+}
+
+// fileConfig is the configuration of a run over the files of -r.
+func (o *options) fileConfig(budget bool) pipeline.FileConfig {
+	return pipeline.FileConfig{
+		Common:  o.common(budget),
+		Sources: o.read,
+		Meters:  o.in.meterCount(),
+		Open:    o.in.openFile,
+	}
 }
 
 func (o *options) schema() features.Schema {
@@ -211,11 +243,17 @@ func run(cmd *cobra.Command, o *options) error {
 	if err := checkInputs(o.read); err != nil {
 		return err
 	}
+	tel, stop, err := o.instrument(cmd.Context(), cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer stop()
 	out, err := o.openOutput(cmd.OutOrStdout())
 	if err != nil {
 		return err
 	}
-	st, err := runFiles(cmd, o, &discardUnlessRead{Sink: out.sink, out: out, read: &o.in.opened})
+	st, err := runFiles(cmd, o, &discardUnlessRead{Sink: out.sink, out: out, read: &o.in.opened}, tel)
+	stop()
 	out.done()
 	// After a write error, or when no input could be read, the output is
 	// not there: say nothing of it.

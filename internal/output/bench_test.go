@@ -24,7 +24,7 @@ var benchSchema = features.Schema{Tunnel: true, Stats: true, SPLT: true, L7: tru
 
 // benchConfig is NFStream's defaults (20 dissections) with --stats
 // --splt 10.
-func benchConfig(sources ...string) pipeline.Config {
+func benchConfig(sources ...string) pipeline.FileConfig {
 	cfg := runConfig(sources...)
 	cfg.Meter.Dissections = 20
 	return cfg

@@ -59,14 +59,16 @@ func (t tee) Close() error {
 }
 
 // runConfig is NFStream's defaults with --stats --splt 10.
-func runConfig(sources ...string) pipeline.Config {
-	return pipeline.Config{
+func runConfig(sources ...string) pipeline.FileConfig {
+	return pipeline.FileConfig{
 		Sources: sources,
-		Decode:  decode.Options{DecodeTunnels: true},
-		Meter: meter.Config{
-			Features:      features.Config{Stats: true, SPLT: 10},
-			IdleTimeout:   120_000,
-			ActiveTimeout: 1_800_000,
+		Common: pipeline.Common{
+			Decode: decode.Options{DecodeTunnels: true},
+			Meter: meter.Config{
+				Features:      features.Config{Stats: true, SPLT: 10},
+				IdleTimeout:   120_000,
+				ActiveTimeout: 1_800_000,
+			},
 		},
 	}
 }

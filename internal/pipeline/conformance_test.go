@@ -18,20 +18,22 @@ import (
 )
 
 // nfstreamDefaults is NFStream's configuration with the given features.
-func nfstreamDefaults(sources []string, acc features.AccountingMode, stats bool, splt int) Config {
-	return Config{
+func nfstreamDefaults(sources []string, acc features.AccountingMode, stats bool, splt int) FileConfig {
+	return FileConfig{
 		Sources: sources,
-		Decode:  decode.Options{DecodeTunnels: true},
-		Meter: meter.Config{
-			Features:      features.Config{Accounting: acc, Stats: stats, SPLT: splt},
-			IdleTimeout:   120_000,
-			ActiveTimeout: 1_800_000,
+		Common: Common{
+			Decode: decode.Options{DecodeTunnels: true},
+			Meter: meter.Config{
+				Features:      features.Config{Accounting: acc, Stats: stats, SPLT: splt},
+				IdleTimeout:   120_000,
+				ActiveTimeout: 1_800_000,
+			},
 		},
 	}
 }
 
 // runCSV runs cfg and returns our CSV output parsed.
-func runCSV(t testing.TB, cfg Config, schema features.Schema) (*corpus.Table, Stats, error) {
+func runCSV(t testing.TB, cfg FileConfig, schema features.Schema) (*corpus.Table, Stats, error) {
 	t.Helper()
 	var buf bytes.Buffer
 	st, err := Run(context.Background(), cfg, output.NewCSV(&buf, "buffer"), schema.Columns())
@@ -92,7 +94,7 @@ func compareTables(ours, theirs *corpus.Table, cols []string) error {
 
 // conform runs every corpus capture with cfg and compares the given columns
 // with NFStream's file in folder (results, full or full-ip).
-func conform(t *testing.T, folder string, suffix string, mkcfg func(string) Config, schema features.Schema, cols func(*corpus.Table) []string) {
+func conform(t *testing.T, folder string, suffix string, mkcfg func(string) FileConfig, schema features.Schema, cols func(*corpus.Table) []string) {
 	dir := corpus.Dir(t)
 	excused := exceptions(t)
 	caps := corpus.Captures(t, dir)
@@ -127,7 +129,7 @@ func conform(t *testing.T, folder string, suffix string, mkcfg func(string) Conf
 // bidirectional_bytes of every corpus capture against NFStream's results/
 // files (NFStream's defaults, one meter).
 func TestConformanceResults(t *testing.T) {
-	conform(t, "results", "", func(p string) Config {
+	conform(t, "results", "", func(p string) FileConfig {
 		return nfstreamDefaults([]string{p}, features.AccountLink, false, 0)
 	}, features.Schema{Tunnel: true}, func(*corpus.Table) []string {
 		return []string{"id", "bidirectional_packets", "bidirectional_bytes"}
@@ -149,7 +151,7 @@ func nonDPIColumns(t *corpus.Table) []string {
 // TestConformanceFull checks every non-nDPI column (floats as text, so
 // exactly) against NFStream's full/ output (--stats --splt 10).
 func TestConformanceFull(t *testing.T) {
-	conform(t, "full", ".csv", func(p string) Config {
+	conform(t, "full", ".csv", func(p string) FileConfig {
 		return nfstreamDefaults([]string{p}, features.AccountLink, true, 10)
 	}, features.Schema{Tunnel: true, Stats: true, SPLT: true}, nonDPIColumns)
 }
@@ -157,7 +159,7 @@ func TestConformanceFull(t *testing.T) {
 // TestConformanceFullIP does the same against full-ip/ (--accounting-mode
 // ip --n-dissections 0 --stats --splt 10).
 func TestConformanceFullIP(t *testing.T) {
-	conform(t, "full-ip", ".csv", func(p string) Config {
+	conform(t, "full-ip", ".csv", func(p string) FileConfig {
 		return nfstreamDefaults([]string{p}, features.AccountIP, true, 10)
 	}, features.Schema{Tunnel: true, Stats: true, SPLT: true}, nonDPIColumns)
 }

@@ -17,9 +17,10 @@ import (
 // are counted under their own reason.
 func TestTelemetryEvicted(t *testing.T) {
 	tel := new(Telemetry)
-	tel.start(1, nil)
+	tel.start(1, false, nil)
+	sink := tel.Sink(&countSink{})
 	for _, id := range []int8{features.ExpiredIdle, features.ExpiredEvicted, features.ExpiredEvicted, features.ExpiredActive} {
-		tel.exported(&features.Record{ExpirationID: id})
+		sink.Write(&features.Record{ExpirationID: id})
 	}
 	s := tel.Snapshot()
 	if s.FlowsByReason["evicted"] != 2 || s.FlowsByReason["idle"] != 1 || s.FlowsByReason["active"] != 1 || s.FlowsExpired != 4 {

@@ -24,7 +24,7 @@ func needDPI(tb testing.TB) {
 // l7Defaults is NFStream's configuration of the results/ files
 // (NFStreamer(n_dissections=n, n_meters=1), everything else at its
 // defaults).
-func l7Defaults(sources []string, n int) Config {
+func l7Defaults(sources []string, n int) FileConfig {
 	cfg := nfstreamDefaults(sources, features.AccountLink, false, 0)
 	cfg.Meter.Dissections = n
 	return cfg

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
@@ -37,17 +38,27 @@ type recordBatch []features.Record
 const liveBatch = 256
 
 // RunLive meters the packets of rings until ctx is cancelled (or the flow
-// limit is reached), then stops the rings, meters what they still hold,
-// expires every flow in memory and writes it: nothing captured is lost. It
-// closes the rings and the sink. cfg.Sources and cfg.Meters are ignored.
-func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output.Sink, cols []features.Column) (st LiveStats, err error) {
-	if err := sink.Begin(cols); err != nil {
+// or packet limit is reached), then stops the rings, meters what they
+// still hold (up to the packet limit), expires every flow in memory and
+// writes it: nothing captured is lost. It closes the rings and the sink.
+// cfg must be valid (Validate), and rings not empty: else the rings are
+// closed and the sink is not begun.
+func RunLive(ctx context.Context, cfg LiveConfig, rings []*capture.Live, sink output.Sink, cols []features.Column) (st LiveStats, err error) {
+	if err := cfg.Validate(); err != nil {
+		closeRings(rings)
+		return st, err
+	}
+	if len(rings) == 0 {
+		return st, errors.New("pipeline: live run without rings")
+	}
+	sink, err = st.start(&cfg.Common, sink, cols)
+	if err != nil {
 		closeRings(rings)
 		return st, err
 	}
 	cfg.Meter.LRU = true
 	cfg.Meter.MaxActive = perMeter(cfg.MaxActiveFlows, len(rings))
-	defer setMemoryLimit(&cfg)()
+	defer setMemoryLimit(&cfg.Common)()
 	meters := make([]*meter.Meter, len(rings))
 	outs := make(chan recordBatch, 4*len(rings))
 	copiers := make([]*liveCopier, len(rings))
@@ -69,7 +80,7 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 	if tel == nil {
 		tel = new(Telemetry)
 	}
-	tel.start(len(rings), func() (received, dropped uint64) {
+	tel.start(len(rings), false, func() (received, dropped uint64) {
 		for _, r := range rings {
 			rc, dr, _ := r.Stats()
 			received, dropped = received+rc, dropped+dr
@@ -83,7 +94,6 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 	stop := func() { stopOnce.Do(func() { close(stopAll) }) }
 	var writeErr error
 	writerDone := make(chan struct{})
-	st.MaxFlows, st.MaxActiveFlows = cfg.MaxFlows, cfg.MaxActiveFlows
 	write := numberer{sink: sink, limit: cfg.MaxFlows, st: &st.Stats}.write
 	go func() {
 		defer close(writerDone)
@@ -92,13 +102,7 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 				if writeErr != nil {
 					break
 				}
-				if writeErr = write(&recs[i]); writeErr == nil || writeErr == errStop {
-					tel.exported(&recs[i])
-				}
-				if writeErr != nil {
-					if writeErr != errStop {
-						tel.sinkErrors.Add(1)
-					}
+				if writeErr = write(&recs[i]); writeErr != nil {
 					stop()
 				}
 			}
@@ -107,11 +111,12 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 
 	var wg sync.WaitGroup
 	ringErrs := make([]error, len(rings))
+	lim := &packetLimit{max: cfg.MaxPackets, stop: stop}
 	for k := range rings {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ringErrs[k] = meterRing(ctx, stopAll, rings[k], meters[k], copiers[k], &cfg, tel.meter(k))
+			ringErrs[k] = meterRing(ctx, stopAll, rings[k], meters[k], copiers[k], &cfg, tel.meter(k), lim)
 		}()
 	}
 	wg.Wait()
@@ -127,6 +132,7 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 	}
 	snap := tel.Snapshot()
 	st.Packets, st.Ignored = snap.PacketsProcessed+snap.PacketsIgnored, snap.PacketsIgnored
+	st.PacketLimitReached = lim.reached()
 	if cerr := sink.Close(); writeErr == nil || writeErr == errStop {
 		if cerr != nil {
 			return st, cerr
@@ -139,9 +145,32 @@ func RunLive(ctx context.Context, cfg Config, rings []*capture.Live, sink output
 	return st, errors.Join(ringErrs...)
 }
 
+// packetLimit counts the packets taken from all the rings against
+// Common.MaxPackets (0: no limit), and stops the run at the last one.
+type packetLimit struct {
+	max   uint64
+	taken atomic.Uint64
+	stop  func()
+}
+
+// take reports whether one more packet may be metered; the last one stops
+// the run (the rings then deliver what they hold, which is dropped).
+func (l *packetLimit) take() bool {
+	if l.max == 0 {
+		return true
+	}
+	n := l.taken.Add(1)
+	if n == l.max {
+		l.stop()
+	}
+	return n <= l.max
+}
+
+func (l *packetLimit) reached() bool { return l.max > 0 && l.taken.Load() >= l.max }
+
 // meterRing reads one ring into its meter until the ring is drained after
 // a stop, then flushes the meter.
-func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live, m *meter.Meter, c *liveCopier, cfg *Config, tel *meterCounters) error {
+func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live, m *meter.Meter, c *liveCopier, cfg *LiveConfig, tel *meterCounters, lim *packetLimit) error {
 	dec := decode.Decoder{Options: cfg.Decode}
 	var pkt capture.Packet
 	var p decode.Packet
@@ -176,12 +205,15 @@ func meterRing(ctx context.Context, stopAll <-chan struct{}, ring *capture.Live,
 			readErr = err
 			break
 		}
-		n := tel.packets.Add(1)
-		tel.bytes.Add(uint64(pkt.Len))
+		if !lim.take() {
+			continue // beyond MaxPackets: drained, not metered
+		}
+		n := tel.packets.Load() + 1
 		if !dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, &p) {
-			tel.ignored.Add(1)
+			tel.read(pkt.Len, true)
 			continue
 		}
+		tel.read(pkt.Len, false)
 		if n%1024 == 0 {
 			tel.active.Store(int64(m.ActiveFlows()))
 		}

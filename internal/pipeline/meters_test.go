@@ -14,7 +14,7 @@ import (
 )
 
 // csvBytes runs cfg with n meters and returns the CSV text.
-func csvBytes(t *testing.T, cfg Config, n int, schema features.Schema) []byte {
+func csvBytes(t *testing.T, cfg FileConfig, n int, schema features.Schema) []byte {
 	t.Helper()
 	cfg.Meters = n
 	var buf bytes.Buffer

@@ -17,39 +17,9 @@ import (
 	"github.com/nfstream-go/nfstream/internal/output"
 )
 
-// Config configures a run over capture files.
-type Config struct {
-	// Sources are capture files read in order as one capture; "-" is
-	// standard input.
-	Sources []string
-	Decode  decode.Options
-	Meter   meter.Config
-	// MaxFlows stops the run after that many flows (0: no limit).
-	MaxFlows uint64
-	// MaxPackets stops reading after that many records (0: no limit).
-	MaxPackets uint64
-	// MaxActiveFlows bounds the flows held in memory (0: no bound); each
-	// of n meters (or rings, live) holds at most ceil(MaxActiveFlows/n).
-	// When a meter is full, a new flow first makes its oldest flow leave
-	// early with expiration id 2 (features.ExpiredEvicted). The output is
-	// the same for any number of meters only while no meter is full.
-	MaxActiveFlows uint64
-	// MemoryLimit, if not 0, is the Go runtime's soft memory limit
-	// (debug.SetMemoryLimit) during the run, unless GOMEMLIMIT is set.
-	MemoryLimit uint64
-	// Open opens a source; nil means capture.Open.
-	Open func(name string) (capture.Source, error)
-	// Meters is the number of meters packets are sharded to (0 or 1: one).
-	// The output is the same whatever the number.
-	Meters int
-	// Telemetry, if set, counts a live run's work as it goes (RunLive).
-	Telemetry *Telemetry
-	// Progress, if set, follows a run over files as it goes (Run).
-	Progress *Progress
-}
-
-// Progress counts the reading of a run over files as it goes, for another
-// goroutine to show: the reader updates it every progressEvery records
+// Progress counts the reading of a run over files as it goes
+// (FileConfig.Progress), for another goroutine to show: the reader
+// updates it every progressEvery records
 // and every read buffer, not per record.
 type Progress struct {
 	Bytes   atomic.Uint64 // bytes read from the sources
@@ -68,8 +38,12 @@ type Stats struct {
 	// LimitReached is true when MaxFlows flows were written, which ends
 	// the run.
 	LimitReached bool
-	// MaxFlows and MaxActiveFlows are the run's limits (from Config).
-	MaxFlows, MaxActiveFlows uint64
+	// PacketLimitReached is true when MaxPackets packets were read,
+	// which ends the run.
+	PacketLimitReached bool
+	// MaxFlows, MaxPackets and MaxActiveFlows are the run's limits (from
+	// Common).
+	MaxFlows, MaxPackets, MaxActiveFlows uint64
 }
 
 // LimitNotes says, for the run's summary, what the limits did: nothing
@@ -79,8 +53,11 @@ func (s *Stats) LimitNotes() string {
 	if s.Evicted > 0 {
 		fmt.Fprintf(&b, " (%d flows evicted early: active-flow limit %d)", s.Evicted, s.MaxActiveFlows)
 	}
-	if s.LimitReached {
+	switch {
+	case s.LimitReached:
 		fmt.Fprintf(&b, "; stopped at --max-flows %d", s.MaxFlows)
+	case s.PacketLimitReached:
+		fmt.Fprintf(&b, "; stopped at -c %d packets", s.MaxPackets)
 	}
 	return b.String()
 }
@@ -131,7 +108,7 @@ func perMeter(maxActive uint64, n int) int {
 
 // setMemoryLimit applies cfg.MemoryLimit, unless GOMEMLIMIT is set, and
 // returns what restores the previous limit.
-func setMemoryLimit(cfg *Config) (restore func()) {
+func setMemoryLimit(cfg *Common) (restore func()) {
 	if cfg.MemoryLimit == 0 || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
@@ -142,10 +119,26 @@ func setMemoryLimit(cfg *Config) (restore func()) {
 // checkEvery is how many records pass between checks of the context.
 const checkEvery = 4096
 
+// start begins a run of either kind: it notes the limits in st, wraps
+// the sink in the Telemetry's when cfg has one (counting the flows
+// written), and begins the sink.
+func (st *Stats) start(cfg *Common, sink output.Sink, cols []features.Column) (output.Sink, error) {
+	st.MaxFlows, st.MaxPackets, st.MaxActiveFlows = cfg.MaxFlows, cfg.MaxPackets, cfg.MaxActiveFlows
+	if cfg.Telemetry != nil {
+		sink = cfg.Telemetry.Sink(sink)
+	}
+	return sink, sink.Begin(cols)
+}
+
 // Run reads every source through the decoder and the meter into sink, and
-// closes the sink.
-func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Column) (st Stats, err error) {
-	if err := sink.Begin(cols); err != nil {
+// closes the sink. cfg must be valid (Validate); an invalid cfg is
+// refused before the sink is begun.
+func Run(ctx context.Context, cfg FileConfig, sink output.Sink, cols []features.Column) (st Stats, err error) {
+	if err := cfg.Validate(); err != nil {
+		return st, err
+	}
+	sink, err = st.start(&cfg.Common, sink, cols)
+	if err != nil {
 		return st, err
 	}
 	defer func() {
@@ -153,13 +146,15 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 			err = cerr
 		}
 	}()
-	st.MaxFlows, st.MaxActiveFlows = cfg.MaxFlows, cfg.MaxActiveFlows
 	export := numberer{sink: sink, limit: cfg.MaxFlows, st: &st}.write
 	open := cfg.Open
 	if open == nil {
 		open = capture.Open
 	}
-	defer setMemoryLimit(&cfg)()
+	defer setMemoryLimit(&cfg.Common)()
+	if cfg.Telemetry != nil {
+		cfg.Telemetry.start(max(cfg.Meters, 1), cfg.Meters > 1, nil)
+	}
 	if cfg.Meters > 1 {
 		cfg.Meter.MaxActive = perMeter(cfg.MaxActiveFlows, cfg.Meters)
 		err := meterSharded(ctx, &cfg, open, cfg.Meters, export, &st)
@@ -180,7 +175,11 @@ func Run(ctx context.Context, cfg Config, sink output.Sink, cols []features.Colu
 		return st, nil
 	}
 	// Whatever ended the reading, the flows in memory are written.
-	if err := m.Flush(); err != nil && err != errStop {
+	err = m.Flush()
+	if cfg.Telemetry != nil {
+		cfg.Telemetry.meter(0).active.Store(int64(m.ActiveFlows()))
+	}
+	if err != nil && err != errStop {
 		return st, err
 	}
 	return st, readErr
@@ -239,11 +238,16 @@ func (b *batch) resolve() {
 // (BenchmarkThroughput: 3.5-4.0M packets/s with a reader goroutine, 4.2-4.5M
 // without). Parallel work comes from several meters (--meters), whose
 // reader shards to them (meterSharded).
-func meterAll(ctx context.Context, cfg *Config, open func(string) (capture.Source, error), m *meter.Meter, st *Stats) error {
+func meterAll(ctx context.Context, cfg *FileConfig, open func(string) (capture.Source, error), m *meter.Meter, st *Stats) error {
 	d := &direct{m: m, b: new(batch), keep: cfg.Meter.Dissections > 0}
 	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: d}
+	if cfg.Telemetry != nil {
+		r.tel = cfg.Telemetry.meter(0)
+		d.tel = r.tel
+	}
 	err := r.readAll(ctx, open)
 	st.Packets, st.Ignored = r.packets, r.ignored
+	st.PacketLimitReached = r.limited
 	if d.err != nil {
 		return d.err
 	}
@@ -257,6 +261,7 @@ type direct struct {
 	b    *batch
 	keep bool  // copy packet bytes for the meter (dissection on)
 	err  error // the meter's error, which stops the reading
+	tel  *meterCounters
 }
 
 func (d *direct) slot() (*decode.Packet, bool) { return &d.b.pkts[d.b.n], d.err == nil }
@@ -280,6 +285,9 @@ func (d *direct) flush() bool {
 			b.resolve()
 		}
 		d.err = d.m.ProcessBatch(b.pkts[:b.n], b.times[:b.n])
+		if d.tel != nil {
+			d.tel.active.Store(int64(d.m.ActiveFlows()))
+		}
 	}
 	b.n, b.arena = 0, b.arena[:0]
 	return d.err == nil
@@ -300,10 +308,12 @@ type target interface {
 
 // reader reads the sources in order and decodes them for a target.
 type reader struct {
-	cfg              *Config
+	cfg              *FileConfig
 	dec              decode.Decoder
 	dst              target
 	packets, ignored uint64
+	limited          bool           // stopped at MaxPackets
+	tel              *meterCounters // the Telemetry's, if any
 	err              error
 }
 
@@ -323,7 +333,7 @@ func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source,
 		if err != nil {
 			return err
 		}
-		if r.cfg.MaxPackets > 0 && r.packets >= r.cfg.MaxPackets {
+		if r.limited {
 			return nil
 		}
 	}
@@ -363,7 +373,7 @@ func openSource(ctx context.Context, open func(string) (capture.Source, error), 
 }
 
 // progressEvery is how many records pass between updates of
-// Config.Progress.
+// FileConfig.Progress.
 const progressEvery = 256
 
 // readSource decodes the packets of one source for the target; the caller
@@ -384,6 +394,7 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 	}
 	for {
 		if r.cfg.MaxPackets > 0 && r.packets >= r.cfg.MaxPackets {
+			r.limited = true
 			return nil
 		}
 		if r.packets%checkEvery == 0 && ctx.Err() != nil {
@@ -415,7 +426,13 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 		}
 		if !r.dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, p) {
 			r.ignored++
+			if r.tel != nil {
+				r.tel.read(pkt.Len, true)
+			}
 			continue
+		}
+		if r.tel != nil {
+			r.tel.read(pkt.Len, false)
 		}
 		if !r.dst.add(pkt.TimeMS()) {
 			return errStop

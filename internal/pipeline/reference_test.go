@@ -25,7 +25,7 @@ func (c *collector) Write(r *features.Record) error {
 	return nil
 }
 
-func collect(t *testing.T, cfg Config) []features.Record {
+func collect(t *testing.T, cfg FileConfig) []features.Record {
 	t.Helper()
 	var c collector
 	if _, err := Run(context.Background(), cfg, &c, nil); err != nil {

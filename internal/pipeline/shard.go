@@ -215,6 +215,7 @@ type shardedMeter struct {
 	// While flushing, full outboxes go to the coordinator at once.
 	flushing bool
 	stop     <-chan struct{}
+	tel      *meterCounters // the Telemetry's, if any
 }
 
 func (sm *shardedMeter) export(r *features.Record) error {
@@ -262,6 +263,10 @@ func (sm *shardedMeter) run() {
 				b.resolve()
 			}
 			sm.m.ProcessShardBatch(b.pkts[:b.n], b.times[:b.n], b.seqs[:b.n])
+			if sm.tel != nil {
+				sm.tel.metered.Add(uint64(b.n))
+				sm.tel.active.Store(int64(sm.m.ActiveFlows()))
+			}
 		}
 		if b.barrier || b.end || b.sync {
 			stopped = sm.round(b) != nil
@@ -296,7 +301,11 @@ func (sm *shardedMeter) round(b *batch) error {
 	}
 	if b.end {
 		sm.flushing = true
-		if err := sm.m.FlushAt(b.tick); err != nil {
+		err := sm.m.FlushAt(b.tick)
+		if sm.tel != nil {
+			sm.tel.active.Store(int64(sm.m.ActiveFlows()))
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -319,7 +328,7 @@ const none = 1<<64 - 1
 
 // meterSharded is meterAll for n > 1 meters: it returns after every flow
 // was written (or writing stopped), with the first error.
-func meterSharded(ctx context.Context, cfg *Config, open func(string) (capture.Source, error), n int,
+func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (capture.Source, error), n int,
 	write func(*features.Record) error, st *Stats) error {
 	keep := cfg.Meter.Dissections > 0
 	stop := make(chan struct{})
@@ -336,6 +345,9 @@ func meterSharded(ctx context.Context, cfg *Config, open func(string) (capture.S
 			return err
 		}
 		sm.m = m
+		if cfg.Telemetry != nil {
+			sm.tel = cfg.Telemetry.meter(k)
+		}
 		meters[k], sh.qs[k] = sm, sm.q
 	}
 	var wg sync.WaitGroup
@@ -347,6 +359,9 @@ func meterSharded(ctx context.Context, cfg *Config, open func(string) (capture.S
 		}()
 	}
 	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: sh}
+	if cfg.Telemetry != nil {
+		r.tel = cfg.Telemetry.meter(0)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -370,6 +385,7 @@ func meterSharded(ctx context.Context, cfg *Config, open func(string) (capture.S
 		sm.m.Close()
 	}
 	st.Packets, st.Ignored = r.packets, r.ignored
+	st.PacketLimitReached = r.limited
 	if writeErr != nil {
 		return writeErr
 	}
