@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nfstream-go/nfstream/internal/netns"
+	"github.com/nfstream-go/nfstream/internal/testing/netns"
 )
 
 // TestLiveCount checks -c live: with two rings, nfstream takes exactly N

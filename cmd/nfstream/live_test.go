@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nfstream-go/nfstream/internal/netns"
+	"github.com/nfstream-go/nfstream/internal/testing/netns"
 )
 
 // Live end-to-end tests of the binary. Each test makes two network

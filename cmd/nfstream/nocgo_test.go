@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // TestBuildWithoutCgo builds nfstream with CGO_ENABLED=0: it still runs

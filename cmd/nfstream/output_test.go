@@ -30,7 +30,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // flowWriter writes a capture in which packet i is the only packet of

@@ -20,7 +20,7 @@ import (
 
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/filter"
-	"github.com/nfstream-go/nfstream/internal/netns"
+	"github.com/nfstream-go/nfstream/internal/testing/netns"
 )
 
 // Live capture tests run real AF_PACKET sockets on a veth pair between two

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
-	"github.com/nfstream-go/nfstream/internal/testgen"
+	"github.com/nfstream-go/nfstream/internal/testing/testgen"
 )
 
 // frameHex turns a tcpdump -xx style dump into bytes.

@@ -24,7 +24,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
-	"github.com/nfstream-go/nfstream/internal/corpus"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // oracle holds the gopacket decoding layers, reused for every record, and

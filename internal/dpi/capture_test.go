@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
-	"github.com/nfstream-go/nfstream/internal/corpus"
 	"github.com/nfstream-go/nfstream/internal/decode"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // ipPacket is one decoded record of a test capture: the bytes NFStream

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // TestFacebookCorpus checks NFStream's test_fingerprint_extraction

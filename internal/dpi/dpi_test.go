@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/testgen"
+	"github.com/nfstream-go/nfstream/internal/testing/testgen"
 )
 
 // ipHex turns a tcpdump -x dump (offsets optional) into bytes.

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/testgen"
+	"github.com/nfstream-go/nfstream/internal/testing/testgen"
 )
 
 func TestAppendIP(t *testing.T) {

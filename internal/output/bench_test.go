@@ -8,11 +8,11 @@ import (
 	"testing"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
-	"github.com/nfstream-go/nfstream/internal/corpus"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/output"
 	"github.com/nfstream-go/nfstream/internal/pipeline"
-	"github.com/nfstream-go/nfstream/internal/testgen"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
+	"github.com/nfstream-go/nfstream/internal/testing/testgen"
 )
 
 // benchFlows is the number of records each sink writes per iteration.

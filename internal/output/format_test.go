@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/testgen"
+	"github.com/nfstream-go/nfstream/internal/testing/testgen"
 )
 
 // Values and the text Python 3's repr() gives them.

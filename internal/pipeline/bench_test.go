@@ -12,7 +12,7 @@ import (
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/output"
-	"github.com/nfstream-go/nfstream/internal/testgen"
+	"github.com/nfstream-go/nfstream/internal/testing/testgen"
 )
 
 // largeCapture returns the benchmarks' large generated capture (see

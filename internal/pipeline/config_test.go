@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/meter"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // TestConfigValidate checks the file and live configs against a table of

@@ -10,11 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
 	"github.com/nfstream-go/nfstream/internal/decode"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/meter"
 	"github.com/nfstream-go/nfstream/internal/output"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // nfstreamDefaults is NFStream's configuration with the given features.

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
-	"github.com/nfstream-go/nfstream/internal/corpus"
 	"github.com/nfstream-go/nfstream/internal/dpi"
 	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // peakSink counts flows and records the most C memory nDPI held when a

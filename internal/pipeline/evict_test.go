@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
 	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // TestTelemetryEvicted checks that flows evicted by the active-flow bound

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // benchDissection measures, in the same run, the packet rate of one meter

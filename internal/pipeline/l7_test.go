@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
 	"github.com/nfstream-go/nfstream/internal/dpi"
 	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // needDPI skips a test that needs nDPI in a build without cgo.

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/output"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // csvBytes runs cfg with n meters and returns the CSV text.

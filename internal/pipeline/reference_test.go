@@ -7,8 +7,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
 	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // collector is a sink that keeps deep copies of the records.

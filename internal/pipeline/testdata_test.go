@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nfstream-go/nfstream/internal/corpus"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/output"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the current output (after the expected-flow checks pass)")

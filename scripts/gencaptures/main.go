@@ -1,5 +1,5 @@
 // Command gencaptures writes the project's test captures and their expected
-// flows (internal/testgen) into a directory, testdata/ by default, or, with
+// flows (internal/testing/testgen) into a directory, testdata/ by default, or, with
 // -large, one large capture for benchmarks.
 //
 //	go run ./scripts/gencaptures                       # rewrite testdata/
@@ -13,7 +13,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/nfstream-go/nfstream/internal/testgen"
+	"github.com/nfstream-go/nfstream/internal/testing/testgen"
 )
 
 func main() {

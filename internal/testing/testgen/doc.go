@@ -22,5 +22,5 @@
 // Everything is deterministic: fixed timestamps, fixed seeds and no
 // dependence on the host, so regenerating gives byte-identical files.
 //
-//go:generate go run ../../scripts/gencaptures -out ../../testdata
+//go:generate go run ../../../scripts/gencaptures -out ../../../testdata
 package testgen

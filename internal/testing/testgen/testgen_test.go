@@ -13,7 +13,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
-const testdataDir = "../../testdata"
+const testdataDir = "../../../testdata"
 
 // TestTestdataUpToDate regenerates every file and compares it with
 // testdata/, so the committed captures never drift from the generator.
