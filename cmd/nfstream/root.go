@@ -13,7 +13,9 @@ import (
 	"github.com/nfstream-go/nfstream/internal/dpi"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/meter"
+	"github.com/nfstream-go/nfstream/internal/output"
 	"github.com/nfstream-go/nfstream/internal/pipeline"
+	"github.com/nfstream-go/nfstream/internal/plugin"
 )
 
 // version is the tool's version, set at build time with -ldflags.
@@ -46,8 +48,10 @@ type options struct {
 	out            outputOptions
 	in             captureOptions
 	quiet          bool
+	plugins        []string
 
 	accounting features.AccountingMode // parsed from accountingMode
+	factories  []plugin.Factory        // loaded from plugins
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
@@ -62,6 +66,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.maxFlows, "max-flows", 0, "stop after `N` flows (0: no limit)")
 	fs.Int64Var(&o.maxActive, "max-active-flows", 0, "hold at most `N` flows in memory; when full, the oldest flow is written early with expiration_id 2 (default: from the memory available, see README; 0: no limit)")
 	fs.Int64VarP(&o.count, "count", "c", 0, "stop after `N` packets (0: no limit): records read from the files, or packets taken from the rings live; every flow of those packets is written")
+	fs.StringArrayVar(&o.plugins, "plugin", nil, "run the NFStream plugin `FILE.star[:name=value,...]` (Starlark, see docs/plugins.md) on every flow; repeat for several, run in order")
 	o.in.addFlags(fs)
 	o.out.addFlags(fs)
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors on standard error")
@@ -129,6 +134,9 @@ func (o *options) validate(args []string) error {
 	if o.count < 0 {
 		return usagef("-c %d: must be 0 or more", o.count)
 	}
+	if err := o.loadPlugins(); err != nil {
+		return err
+	}
 	// Each stage checks its own configuration too; the flags above name
 	// what the command line can get wrong, this catches the rest.
 	var err error
@@ -142,7 +150,39 @@ func (o *options) validate(args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	return o.out.validate(o.schema().Columns())
+	if err := o.out.validate(o.schema().Columns()); err != nil {
+		return err
+	}
+	if len(o.factories) > 0 && o.out.file.Format == output.FormatParquet {
+		return usagef("--plugin: Parquet output of udps columns is not supported yet: write CSV or JSONL")
+	}
+	return nil
+}
+
+// loadPlugins loads the plugins of --plugin, in order: a script that does
+// not compile or whose top level fails is refused here, before any
+// output exists.
+func (o *options) loadPlugins() error {
+	o.factories = nil
+	for _, spec := range o.plugins {
+		file, args := spec, ""
+		if i := strings.Index(spec, ".star:"); i >= 0 {
+			file, args = spec[:i+len(".star")], spec[i+len(".star:"):]
+		}
+		if !strings.HasSuffix(file, ".star") {
+			return usagef("--plugin %q: give a Starlark file FILE.star, optionally followed by :name=value,...", spec)
+		}
+		kw, err := plugin.ParseArgs(args)
+		if err != nil {
+			return usagef("--plugin %q: %v", spec, err)
+		}
+		f, err := plugin.LoadStarlark(file, kw)
+		if err != nil {
+			return usagef("--plugin %s: %v", file, err)
+		}
+		o.factories = append(o.factories, f)
+	}
+	return nil
 }
 
 // common is the pipeline configuration both kinds of run share; with
@@ -156,10 +196,14 @@ func (o *options) common(budget bool) pipeline.Common {
 			IdleTimeout:   uint64(o.idleTimeout) * 1000,
 			Dissections:   o.nDissections,
 			ActiveTimeout: uint64(o.activeTimeout) * 1000,
+			Plugins:       o.factories,
 		},
 		MaxFlows:       uint64(o.maxFlows),
 		MaxPackets:     uint64(o.count),
 		MaxActiveFlows: uint64(o.maxActive),
+	}
+	if len(o.factories) > 0 {
+		cfg.Meter.PluginColumns = o.schema().Columns()
 	}
 	if budget && !o.maxActiveSet {
 		mem, _ := meter.MemoryBudget()

@@ -15,6 +15,24 @@ const (
 	KindFloat              // float64
 	KindString             // text
 	KindList               // list of integers (SPLT)
+	// KindValue is a plugin's udps column: Record.UDPS value UDPS (nil,
+	// int64, float64, bool, string or []any), ValueType the type the first
+	// flow's value gave it (see ValueType).
+	KindValue
+)
+
+// ValueType is the type of a KindValue column, decided by the first
+// exported flow's value, for typed sinks (Parquet).
+type ValueType uint8
+
+// Value types; ValueNone is a column whose first value was None.
+const (
+	ValueNone ValueType = iota
+	ValueInt
+	ValueFloat
+	ValueBool
+	ValueString
+	ValueList
 )
 
 // Column is one output column: its NFStream name, its kind and how its value
@@ -34,6 +52,11 @@ type Column struct {
 	// List returns the i-th element; ListLen the number of elements.
 	List    func(r *Record, i int) int64
 	ListLen func(r *Record) int
+	// UDPS is the udps name of a KindValue column (its Name is
+	// "udps."+UDPS), ValueType its type and Elem its elements' type for a
+	// list.
+	UDPS            string
+	ValueType, Elem ValueType
 }
 
 // Schema selects the column groups of an output.

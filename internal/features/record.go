@@ -150,6 +150,10 @@ type Record struct {
 	SPLTDirection []int8
 	SPLTPS        []int32
 	SPLTPIAT      []int64
+
+	// UDPS holds the values plugins set (nil without plugins). The meter
+	// hands each flow its own, so a copy of the record may share it.
+	UDPS *UDPS
 }
 
 // Order is when a single NFStream meter would export a flow: at the

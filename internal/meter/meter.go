@@ -1,11 +1,13 @@
 package meter
 
 import (
+	"fmt"
 	"unsafe"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
 	"github.com/nfstream-go/nfstream/internal/dpi"
 	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/plugin"
 )
 
 // ScanInterval is how much packet time (ms) passes between idle scans, and
@@ -36,6 +38,13 @@ type Config struct {
 	// exported with features.ExpiredEvicted, at the packet's event, so
 	// memory stays bounded and no flow is lost (see budget.go).
 	MaxActive int
+	// Plugins are NFStream's NFPlugins, run in order on every flow; the
+	// meter makes its own instances with the factories. PluginColumns are
+	// the run's columns, which the plugins read flows by (see
+	// plugin.Flow). Without plugins the packet path only checks that
+	// there are none.
+	Plugins       []plugin.Factory
+	PluginColumns []features.Column
 }
 
 // ExportFunc receives each expired flow. The record is valid only during the
@@ -83,6 +92,7 @@ type page struct {
 	mem  []byte // pageSize slots of slotStride bytes
 	diss []dissection
 	l7   []features.L7
+	udps []*features.UDPS // with plugins: each flow's udps values
 }
 
 func (m *Meter) slot(i int32) *slot {
@@ -134,6 +144,14 @@ type Meter struct {
 	addrs  [3 * group]uintptr
 	// rec is the record an expiring flow is exported in.
 	rec features.Record
+
+	// With plugins: the instances, their names, the views hooks get, and
+	// the first plugin error, after which the meter does nothing more.
+	plugins []plugin.Plugin
+	pnames  []string
+	view    *plugin.View
+	pkt     plugin.Packet
+	failed  error
 }
 
 // New returns a Meter that hands expired flows to export; cfg must be
@@ -158,6 +176,18 @@ func New(cfg Config, export ExportFunc) (*Meter, error) {
 			return nil, err
 		}
 		m.dpi = e
+	}
+	if len(cfg.Plugins) > 0 {
+		m.view = plugin.NewView(cfg.Features, cfg.PluginColumns)
+		for _, f := range cfg.Plugins {
+			p, err := f.New()
+			if err != nil {
+				m.Close()
+				return nil, fmt.Errorf("plugin %s: %w", f.Name, err)
+			}
+			m.plugins = append(m.plugins, p)
+			m.pnames = append(m.pnames, f.Name)
+		}
 	}
 	return m, nil
 }
@@ -376,6 +406,9 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 			if m.cfg.LRU {
 				m.touchLRU(i)
 			}
+			if m.plugins != nil {
+				return m.updateWithPlugins(i, f, p, t)
+			}
 			m.cfg.Features.Update(f, m.splt(i), p, t)
 			if m.dpi != nil {
 				m.dissectNext(i, p, t)
@@ -403,6 +436,9 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 	s.hash = h
 	s.created = m.seq
 	m.table.insert(pos, h, i)
+	if m.plugins != nil {
+		return m.initPlugins(i, p, t)
+	}
 	return nil
 }
 
@@ -451,6 +487,9 @@ func (m *Meter) newPage() {
 		pg.diss = make([]dissection, pageSize)
 		pg.l7 = make([]features.L7, pageSize)
 	}
+	if m.plugins != nil {
+		pg.udps = make([]*features.UDPS, pageSize)
+	}
 	m.pages = append(m.pages, pg)
 }
 
@@ -473,6 +512,11 @@ func (m *Meter) exportSlot(i int32, reason int8, phase uint8) error {
 	if m.dpi != nil {
 		m.dissectExpired(i)
 		r.L7 = m.l7(i)
+	}
+	if m.plugins != nil {
+		if err := m.expirePlugins(i, r); err != nil {
+			return err
+		}
 	}
 	return m.export(r)
 }
@@ -548,6 +592,9 @@ func (m *Meter) Flush() error {
 // capture's last packet time, for a meter that is one of several).
 func (m *Meter) FlushAt(tick uint64) error {
 	m.moveClock(tick)
+	if m.failed != nil {
+		return m.failed
+	}
 	m.seq = 1<<64 - 1
 	// Every flow goes, so the table is emptied at once at the end rather
 	// than entry by entry (a cache miss each on a large table).

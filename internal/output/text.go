@@ -109,6 +109,8 @@ func (c *CSV) Write(r *features.Record) error {
 			c.buf = append(c.buf, '"')
 			c.buf = appendList(c.buf, col, r, ", ")
 			c.buf = append(c.buf, '"')
+		case features.KindValue:
+			c.buf = appendCSVValue(c.buf, udpsValue(col, r))
 		}
 	}
 	return c.endRow()
@@ -195,6 +197,8 @@ func (j *JSONL) Write(r *features.Record) error {
 			j.buf = quoteJSONInPlace(j.buf, start)
 		case features.KindList:
 			j.buf = appendList(j.buf, col, r, ",")
+		case features.KindValue:
+			j.buf = appendJSONValue(j.buf, udpsValue(col, r))
 		}
 	}
 	j.buf = append(j.buf, '}')

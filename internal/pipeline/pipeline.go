@@ -15,6 +15,7 @@ import (
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/meter"
 	"github.com/nfstream-go/nfstream/internal/output"
+	"github.com/nfstream-go/nfstream/internal/plugin"
 )
 
 // Progress counts the reading of a run over files as it goes
@@ -124,6 +125,10 @@ const checkEvery = 4096
 // written), and begins the sink.
 func (st *Stats) start(cfg *Common, sink output.Sink, cols []features.Column) (output.Sink, error) {
 	st.MaxFlows, st.MaxPackets, st.MaxActiveFlows = cfg.MaxFlows, cfg.MaxPackets, cfg.MaxActiveFlows
+	if len(cfg.Meter.Plugins) > 0 {
+		// The udps columns come from the first flow (plugin.ColumnSink).
+		sink = plugin.NewColumnSink(sink)
+	}
 	if cfg.Telemetry != nil {
 		sink = cfg.Telemetry.Sink(sink)
 	}
@@ -239,7 +244,7 @@ func (b *batch) resolve() {
 // without). Parallel work comes from several meters (--meters), whose
 // reader shards to them (meterSharded).
 func meterAll(ctx context.Context, cfg *FileConfig, open func(string) (capture.Source, error), m *meter.Meter, st *Stats) error {
-	d := &direct{m: m, b: new(batch), keep: cfg.Meter.Dissections > 0}
+	d := &direct{m: m, b: new(batch), keep: cfg.Meter.Dissections > 0 || len(cfg.Meter.Plugins) > 0}
 	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: d}
 	if cfg.Telemetry != nil {
 		r.tel = cfg.Telemetry.meter(0)

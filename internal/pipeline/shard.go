@@ -330,7 +330,7 @@ const none = 1<<64 - 1
 // was written (or writing stopped), with the first error.
 func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (capture.Source, error), n int,
 	write func(*features.Record) error, st *Stats) error {
-	keep := cfg.Meter.Dissections > 0
+	keep := cfg.Meter.Dissections > 0 || len(cfg.Meter.Plugins) > 0
 	stop := make(chan struct{})
 	meters := make([]*shardedMeter, n)
 	sh := &sharder{qs: make([]*queue, n), cur: make([]*batch, n), keepBytes: keep}
