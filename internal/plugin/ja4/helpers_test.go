@@ -169,8 +169,9 @@ func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	return append([]byte(nil), buf.Bytes()...)
 }
 
-// tcpFrame is an Ethernet/IPv4/TCP frame from the client (or the server).
-func tcpFrame(t testing.TB, fromClient bool, cport uint16, seq uint32, syn, ack bool, payload []byte) []byte {
+// tcpFrame is an Ethernet/IPv4/TCP frame from the client (or the server);
+// the ACK flag is set when ack is not 0.
+func tcpFrame(t testing.TB, fromClient bool, cport uint16, seq, ack uint32, syn bool, payload []byte) []byte {
 	src, dst, smac, dmac := clientIP, serverIP, clientMAC, serverMAC
 	sport, dport := layers.TCPPort(cport), layers.TCPPort(443)
 	if !fromClient {
@@ -178,10 +179,7 @@ func tcpFrame(t testing.TB, fromClient bool, cport uint16, seq uint32, syn, ack 
 		sport, dport = dport, sport
 	}
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
-	tcp := &layers.TCP{SrcPort: sport, DstPort: dport, Seq: seq, SYN: syn, ACK: ack, PSH: len(payload) > 0, Window: 65535}
-	if ack {
-		tcp.Ack = 1
-	}
+	tcp := &layers.TCP{SrcPort: sport, DstPort: dport, Seq: seq, Ack: ack, SYN: syn, ACK: ack != 0, PSH: len(payload) > 0, Window: 65535}
 	tcp.SetNetworkLayerForChecksum(ip)
 	return serialize(t, &layers.Ethernet{SrcMAC: smac, DstMAC: dmac, EthernetType: layers.EthernetTypeIPv4}, ip, tcp, gopacket.Payload(payload))
 }

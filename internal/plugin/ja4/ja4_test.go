@@ -29,7 +29,7 @@ func specHello(grease bool) hello {
 				exts = append(exts, versionsExt(0x0304, 0x0303))
 			}
 		default:
-			exts = append(exts, emptyExt(typ))
+			exts = append(exts, rawExt(typ, plausible[typ]))
 		}
 	}
 	if grease { // GREASE as browsers send it: first cipher, first and last extension
@@ -38,6 +38,20 @@ func specHello(grease bool) hello {
 		exts = append(exts, rawExt(0xdada, []byte{0}))
 	}
 	return hello{version: 0x0303, ciphers: ciphers, exts: exts}
+}
+
+// plausible holds well-formed contents for the other extensions of
+// specHello, so that tshark decodes it without complaint.
+var plausible = map[uint16][]byte{
+	0x001b: with8(u16s(2)),                                        // compress_certificate: brotli
+	0x0033: with16(append(u16s(0x001d, 32), make([]byte, 32)...)), // key_share: x25519
+	0x4469: with16(with8([]byte("h2"))),                           // application_settings
+	0x002d: {1, 1},                                                // psk_key_exchange_modes
+	0x0005: {1, 0, 0, 0, 0},                                       // status_request: OCSP
+	0xff01: {0},                                                   // renegotiation_info
+	0x000b: {1, 0},                                                // ec_point_formats
+	0x000a: with16(u16s(0x001d, 0x0017)),                          // supported_groups
+	0x0015: make([]byte, 8),                                       // padding
 }
 
 // TestSpecExample reproduces the JA4 specification's worked example
