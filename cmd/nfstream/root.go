@@ -13,7 +13,6 @@ import (
 	"github.com/nfstream-go/nfstream/internal/dpi"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/meter"
-	"github.com/nfstream-go/nfstream/internal/output"
 	"github.com/nfstream-go/nfstream/internal/pipeline"
 	"github.com/nfstream-go/nfstream/internal/plugin"
 )
@@ -150,13 +149,7 @@ func (o *options) validate(args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if err := o.out.validate(o.schema().Columns()); err != nil {
-		return err
-	}
-	if len(o.factories) > 0 && o.out.file.Format == output.FormatParquet {
-		return usagef("--plugin: Parquet output of udps columns is not supported yet: write CSV or JSONL")
-	}
-	return nil
+	return o.out.validate(o.schema().Columns())
 }
 
 // loadPlugins loads the plugins of --plugin, in order: a script that does

@@ -126,6 +126,11 @@ func ParquetNode(c *features.Column) parquet.Node {
 		return parquet.Encoded(parquet.String(), &parquet.RLEDictionary)
 	case features.KindList:
 		return parquet.List(parquet.Int(intBits(c.Bits)))
+	case features.KindValue:
+		if c.ValueType == features.ValueList {
+			return parquet.Optional(parquet.List(valueNode(c.Elem)))
+		}
+		return parquet.Optional(valueNode(scalarType(c.ValueType)))
 	}
 	panic(fmt.Sprintf("output: column %q has unknown kind %d", c.Name, c.Kind))
 }
@@ -211,6 +216,11 @@ func (p *ParquetSink) Write(r *features.Record) error {
 	if p.err != nil {
 		return p.err
 	}
+	if r.UDPS != nil {
+		if err := p.checkValues(r); err != nil {
+			return err
+		}
+	}
 	for i := range p.cols {
 		c := &p.cols[i]
 		v := p.vals[i]
@@ -259,6 +269,8 @@ func (p *ParquetSink) Write(r *features.Record) error {
 					v[len(v)-1].SetRepetitionLevel(1)
 				}
 			}
+		case features.KindValue:
+			v = p.appendValue(v, c, udpsValue(c, r))
 		}
 		for j := n; j < len(v); j++ {
 			v[j].SetColumnIndex(i)
