@@ -167,3 +167,15 @@ def on_expire(flow):
 		}
 	})
 }
+
+func TestPluginSPLTCorpus(t *testing.T) {
+	comparePluginCorpus(t, "splt", "splt:sequence_length=10")
+}
+
+func TestPluginSlicer4Corpus(t *testing.T) {
+	comparePluginCorpus(t, "slicer4", "flow_slicer:limit=4")
+}
+
+func TestPluginSlicer1Corpus(t *testing.T) {
+	comparePluginCorpus(t, "slicer1", "flow_slicer:limit=1")
+}

@@ -65,7 +65,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.maxFlows, "max-flows", 0, "stop after `N` flows (0: no limit)")
 	fs.Int64Var(&o.maxActive, "max-active-flows", 0, "hold at most `N` flows in memory; when full, the oldest flow is written early with expiration_id 2 (default: from the memory available, see README; 0: no limit)")
 	fs.Int64VarP(&o.count, "count", "c", 0, "stop after `N` packets (0: no limit): records read from the files, or packets taken from the rings live; every flow of those packets is written")
-	fs.StringArrayVar(&o.plugins, "plugin", nil, "run the NFStream plugin `FILE.star[:name=value,...]` (Starlark, see docs/plugins.md) on every flow; repeat for several, run in order")
+	fs.StringArrayVar(&o.plugins, "plugin", nil, "run the NFStream plugin `FILE.star[:name=value,...]` (Starlark) or a built-in one (splt, flow_slicer) on every flow; repeat for several, run in order (see docs/plugins.md)")
 	o.in.addFlags(fs)
 	o.out.addFlags(fs)
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors on standard error")
@@ -162,14 +162,23 @@ func (o *options) loadPlugins() error {
 		if i := strings.Index(spec, ".star:"); i >= 0 {
 			file, args = spec[:i+len(".star")], spec[i+len(".star:"):]
 		}
-		if !strings.HasSuffix(file, ".star") {
-			return usagef("--plugin %q: give a Starlark file FILE.star, optionally followed by :name=value,...", spec)
+		builtin := !strings.HasSuffix(file, ".star")
+		if builtin {
+			file, args, _ = strings.Cut(spec, ":")
+			if !plugin.IsBuiltin(file) {
+				return usagef("--plugin %q: give a Starlark file FILE.star or a built-in plugin (%s), optionally followed by :name=value,...", spec, strings.Join(plugin.BuiltinNames(), ", "))
+			}
 		}
 		kw, err := plugin.ParseArgs(args)
 		if err != nil {
 			return usagef("--plugin %q: %v", spec, err)
 		}
-		f, err := plugin.LoadStarlark(file, kw)
+		var f plugin.Factory
+		if builtin {
+			f, err = plugin.LoadBuiltin(file, kw)
+		} else {
+			f, err = plugin.LoadStarlark(file, kw)
+		}
 		if err != nil {
 			return usagef("--plugin %s: %v", file, err)
 		}
