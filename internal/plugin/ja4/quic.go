@@ -10,7 +10,9 @@ import (
 	"golang.org/x/crypto/hkdf"
 )
 
-// QUIC versions whose Initial packets QUICAssembler decrypts.
+// QUIC versions whose Initial packets QUICAssembler decrypts (see also
+// lookupVersion: the IETF drafts 23-32, mvfst's 0xfaceb001, 0xfaceb002
+// and 0xfaceb00e, Google's T050 and T051, reserved versions).
 const (
 	QUICv1 uint32 = 0x00000001 // RFC 9000
 	QUICv2 uint32 = 0x6b3343cf // RFC 9369
@@ -27,6 +29,8 @@ var (
 	saltV2      = []byte{0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93, 0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9}
 	saltDraft23 = []byte{0xc3, 0xee, 0xf7, 0x12, 0xc7, 0x2e, 0xbb, 0x5a, 0x11, 0xa7, 0xd2, 0x43, 0x2b, 0xb4, 0x63, 0x65, 0xbe, 0xf9, 0xf5, 0x02}
 	saltDraft29 = []byte{0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0x4c, 0x9e, 0x97, 0x86, 0xf1, 0x9c, 0x61, 0x11, 0xe0, 0x43, 0x90, 0xa8, 0x99}
+	// draft-ietf-quic-tls-22, used by Facebook's mvfst 0xfaceb001.
+	saltDraft22 = []byte{0x7f, 0xbc, 0xdb, 0x0e, 0x7c, 0x66, 0xbb, 0xe9, 0x19, 0x3a, 0x96, 0xcd, 0x21, 0x51, 0x9e, 0xbd, 0x7a, 0x02, 0x64, 0x4a}
 )
 
 // quicVersion describes how a QUIC version protects its Initial packets.
@@ -34,18 +38,29 @@ type quicVersion struct {
 	salt        []byte
 	labelPrefix string // "quic " or "quicv2 "
 	initialType byte   // long packet type of Initial
+	altSalt     []byte // another salt to try when salt fails, or nil
 }
 
 func lookupVersion(v uint32) (quicVersion, bool) {
 	switch {
 	case v == QUICv1:
-		return quicVersion{saltV1, "quic ", 0}, true
+		return quicVersion{saltV1, "quic ", 0, nil}, true
 	case v == QUICv2:
-		return quicVersion{saltV2, "quicv2 ", 1}, true
+		return quicVersion{saltV2, "quicv2 ", 1, nil}, true
 	case v >= 0xff000017 && v <= 0xff00001c:
-		return quicVersion{saltDraft23, "quic ", 0}, true
+		return quicVersion{saltDraft23, "quic ", 0, nil}, true
 	case v >= 0xff00001d && v <= 0xff000020:
-		return quicVersion{saltDraft29, "quic ", 0}, true
+		return quicVersion{saltDraft29, "quic ", 0, nil}, true
+	case v == 0xfaceb001: // mvfst, draft-22
+		return quicVersion{saltDraft22, "quic ", 0, nil}, true
+	case v == 0xfaceb002, v == 0xfaceb00e: // mvfst, draft-27 and experimental
+		return quicVersion{saltDraft23, "quic ", 0, nil}, true
+	case v&0x0f0f0f0f == 0x0a0a0a0a:
+		// A reserved version (RFC 9000 section 15), sent to provoke
+		// Version Negotiation: clients protect it like the version they
+		// mean to use, v1 or draft-29 (quic_interop_V.pcapng of NFStream's
+		// corpus). Each is tried; GCM authentication tells which.
+		return quicVersion{saltV1, "quic ", 0, saltDraft29}, true
 	}
 	return quicVersion{}, false
 }
@@ -248,8 +263,8 @@ func cryptoFrames(payload []byte, add func(off uint64, data []byte)) bool {
 // QUICAssembler reassembles the ClientHello of one QUIC flow from the
 // client's Initial packets. Its zero value is ready; it is not safe for
 // concurrent use. Feed it the UDP payload of every client-to-server
-// datagram until it returns Done or Failed. It handles QUIC v1, v2 and the
-// IETF drafts 23 to 32, coalesced packets, several Initial packets and
+// datagram until it returns Done or Failed. It handles QUIC v1, v2, the
+// IETF drafts 23 to 32 and the versions of lookupVersion, coalesced packets, several Initial packets and
 // CRYPTO frames in any order.
 type QUICAssembler struct {
 	status    Status
@@ -325,15 +340,21 @@ func (a *QUICAssembler) open(v quicVersion, p longPacket) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	k := newInitialKeys(v, p.dcid)
-	if k == nil {
-		return nil, false
+	for _, salt := range [][]byte{v.salt, v.altSalt} {
+		if salt == nil {
+			continue
+		}
+		v.salt = salt
+		k := newInitialKeys(v, p.dcid)
+		if k == nil {
+			continue
+		}
+		if payload, ok := k.open(p); ok {
+			a.keys, a.version = k, p.version
+			return payload, true
+		}
 	}
-	payload, ok := k.open(p)
-	if ok {
-		a.keys, a.version = k, p.version
-	}
-	return payload, ok
+	return nil, false
 }
 
 func (a *QUICAssembler) fail() Status {

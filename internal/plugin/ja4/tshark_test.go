@@ -119,12 +119,19 @@ func tsharkHellos(t testing.TB, tshark, path string) []tsharkHello {
 	var out []tsharkHello
 	for _, pkt := range pkts {
 		lay, _ := find(pkt, "layers")[0].(map[string]any)
+		// Tunnels: the innermost IP header, as frame.protocols orders them
+		// ("eth:ethertype:ipv6:ip:tcp:tls").
 		var src, dst string
-		for _, ipk := range []string{"ip", "ipv6"} {
-			for _, ip := range objs(lay[ipk]) { // tunnels: the innermost header wins
-				if s := strs(ip[ipk+".src"]); len(s) > 0 {
-					src, dst = last(s), last(strs(ip[ipk+".dst"]))
-				}
+		protos := strings.Split(last(strs(find(lay["frame"], "frame.protocols"))), ":")
+		inner := ""
+		for _, p := range protos {
+			if p == "ip" || p == "ipv6" {
+				inner = p
+			}
+		}
+		for _, ip := range objs(lay[inner]) {
+			if s := strs(ip[inner+".src"]); len(s) > 0 {
+				src, dst = last(s), last(strs(ip[inner+".dst"]))
 			}
 		}
 		proto, l4 := byte('t'), "tcp"
