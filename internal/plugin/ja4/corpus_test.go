@@ -100,12 +100,40 @@ func TestCorpusTshark(t *testing.T) {
 }
 
 // TestCorpusNFStream compares with NFStream's own JA4 plugin output
-// (plugins/ja4/<capture>.csv, column udps.ja4), flow by flow.
+// (plugins/ja4/<capture>.csv, column udps.ja4), flow by flow. NFStream
+// gives JA4 for TCP flows only (no QUIC in the corpus results).
+//
+// Where NFStream departs from the specification:
+//
+//   - instagram.pcap, 6 flows (192.168.2.17:49355-49361 to 31.13.86.52):
+//     the ClientHello (Facebook's fizz) lists supported_versions 0x0304 and
+//     0xfb1a, a private version. The spec takes "the highest value in the
+//     extension" and prints "00" for an unknown version: t00d0309h1_...
+//     (tshark's fields assembled by specJA4 agree). NFStream prints
+//     "24925" in place of the two version characters (t24925d0309h1_...),
+//     so its JA4_a is 13 characters long; the b and c parts agree.
+//
+//   - tls_esni_sni_both.pcap, 2 flows: NFStream, the package and tshark
+//     (specJA4) agree, t13d031100_55b375c5d22e_77359c92d649. These two
+//     ClientHellos are the corpus's only ones with signature_algorithms_cert
+//     (0x0032) next to signature_algorithms (0x000d); a JA4 built from
+//     tshark's -T fields output takes every tls.handshake.sig_hash_alg, the
+//     8 algorithms of 0x0032 appended to the 11 of 0x000d, and gets
+//     t13d031100_55b375c5d22e_3ac62d61400c: that computation, not NFStream,
+//     departs from the spec, which hashes the signature_algorithms
+//     extension's list only (FoxIO's own implementation was fixed to that:
+//     ja4 rust/CHANGELOG.md, "Take signature algorithm hex values from
+//     signature_algorithms extension only"). tsharkHellos reads the list
+//     from inside extension 13 for that reason.
+var nfstreamDeparts = map[string]string{
+	"instagram.pcap": "supported_versions 0xfb1a: the spec prints 00, NFStream 24925",
+}
+
 func TestCorpusNFStream(t *testing.T) {
 	dir := corpus.Dir(t)
 	csvs, _ := filepath.Glob(filepath.Join(dir, "plugins", "ja4", "*.csv"))
 	sort.Strings(csvs)
-	var agree, differ, missing int
+	var agree, differ, departs, missing int
 	for _, csvPath := range csvs {
 		name := strings.TrimSuffix(filepath.Base(csvPath), ".csv")
 		tab, err := corpus.ReadCSV(csvPath)
@@ -134,20 +162,26 @@ func TestCorpusNFStream(t *testing.T) {
 			if c(r, "protocol") == "17" {
 				proto = 'q'
 			}
-			key := strings.NewReplacer().Replace(c(r, "src_ip")) // as printed
-			key = string(proto) + " " + key + ":" + c(r, "src_port") + ">" + c(r, "dst_ip") + ":" + c(r, "dst_port")
+			key := string(proto) + " " + c(r, "src_ip") + ":" + c(r, "src_port") + ">" + c(r, "dst_ip") + ":" + c(r, "dst_port")
 			got, ok := own[key]
 			switch {
 			case !ok:
 				missing++
 				t.Errorf("%s flow %s %s: NFStream %s, package found no ClientHello", name, c(r, "id"), key, r[col])
+			case got != r[col] && nfstreamDeparts[name] != "":
+				departs++
+				t.Logf("%s flow %s %s: package %s, NFStream %s (%s)", name, c(r, "id"), key, got, r[col], nfstreamDeparts[name])
 			case got != r[col]:
 				differ++
-				t.Logf("%s flow %s %s: package %s, NFStream %s", name, c(r, "id"), key, got, r[col])
+				t.Errorf("%s flow %s %s: package %s, NFStream %s", name, c(r, "id"), key, got, r[col])
 			default:
 				agree++
 			}
 		}
 	}
-	t.Logf("NFStream flows with a JA4: %d agree, %d differ, %d without a ClientHello here", agree, differ, missing)
+	t.Logf("NFStream flows with a JA4: %d agree, %d differ where NFStream departs from the spec, %d differ otherwise, %d without a ClientHello here",
+		agree, departs, differ, missing)
+	if agree < 300 {
+		t.Errorf("only %d flows compared", agree)
+	}
 }
