@@ -9,7 +9,7 @@ set -eu
 # address formatting), libndpi-bin (ndpiReader, the judge of the nDPI
 # integration), iproute2 (network namespaces for the live capture tests),
 # zstd (reads back .zst output), pkg-config and a C compiler for cgo.
-pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3 iproute2 zstd"
+pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3 iproute2 zstd tshark"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
