@@ -53,6 +53,9 @@ var tsharkOnly = map[string]string{
 // above, the package's JA4 (captures read with pcapgo, one assembler per
 // flow direction) with specJA4 over tshark's decoded fields.
 func TestCorpusTshark(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 78 captures through tshark take about 25 s")
+	}
 	dir := corpus.Dir(t)
 	tshark := needTshark(t)
 	var agree, differ, missed, skipped, ownOnly int
