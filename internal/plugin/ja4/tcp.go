@@ -48,6 +48,17 @@ func (a *TCPAssembler) Feed(seq uint32, payload []byte) Status {
 	if a.status != NeedMore || len(payload) == 0 {
 		return a.status
 	}
+	if len(a.segs) == 0 && (!a.haveISN || seq == a.isn) {
+		// Fast path: the first segment at the stream's start holds the
+		// whole hello (nearly always), or shows a stream that is not TLS.
+		switch st, hello := tlsRecords(payload); {
+		case st == Done:
+			a.status, a.hello = Done, append([]byte(nil), hello...)
+			return Done
+		case st == Failed && a.haveISN:
+			return a.fail()
+		}
+	}
 	if len(a.segs) >= maxTCPSegments || a.bytes+len(payload) > 2*maxTCPStream {
 		return a.fail()
 	}
