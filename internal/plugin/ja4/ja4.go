@@ -10,18 +10,41 @@
 // JA4+ are under a different licence.
 //
 // A flow plugin keeps one assembler per flow and feeds it the transport
-// payload of every client-to-server packet until it reports Done or Failed:
+// payload of every client-to-server packet until it reports Done or Failed,
+// then drops it:
 //
-//	type flowState struct{ tcp ja4.TCPAssembler; quic ja4.QUICAssembler; ja4 string }
+//	type flowState struct {
+//		tcp  *ja4.TCPAssembler  // TCP flows
+//		quic *ja4.QUICAssembler // UDP flows
+//		ja4  string
+//	}
 //
-//	// per client-to-server packet of a TCP flow:
-//	if st.tcp.Feed(tcp.Seq, tcp.Payload) == ja4.Done {
+//	// per client-to-server packet of a TCP flow (st.tcp = new(ja4.TCPAssembler) at flow start):
+//	if tcp.SYN && !tcp.ACK {
+//		st.tcp.SYN(tcp.Seq) // optional: pins the stream's start
+//	}
+//	switch st.tcp.Feed(tcp.Seq, tcp.Payload) {
+//	case ja4.Done:
 //		st.ja4, _ = ja4.Fingerprint(st.tcp.Hello(), ja4.TCP)
+//		st.tcp = nil
+//	case ja4.Failed:
+//		st.tcp = nil
 //	}
+//
 //	// per client-to-server datagram of a UDP flow:
-//	if st.quic.Feed(udp.Payload) == ja4.Done {
+//	switch st.quic.Feed(udp.Payload) {
+//	case ja4.Done:
 //		st.ja4, _ = ja4.Fingerprint(st.quic.Hello(), ja4.QUIC)
+//		st.quic = nil
+//	case ja4.Failed:
+//		st.quic = nil
 //	}
+//
+// Bounds: a ClientHello larger than MaxHello (16 KiB), more than 32 TCP
+// segments or 32 datagrams without a complete hello make the assemblers
+// give up (Failed). Without a SYN a TCP flow that does not start with a TLS
+// handshake record is given up after 4 segments (an earlier segment may
+// still arrive out of order); after a SYN, at once.
 //
 // Nothing in the package panics on any input; malformed input gives an error
 // or the Failed status.
