@@ -112,6 +112,23 @@ func TestPluginErrors(t *testing.T) {
 		}
 		t.Logf("%d flows written before the failure", len(l)-1)
 	})
+	t.Run("meters", func(t *testing.T) {
+		// With several meters the failing meter stops, the others' flows
+		// are written, and the run ends (it must not wait for the
+		// failed meter).
+		out := filepath.Join(dir, "meters.csv")
+		pcap := writeFile(t, "udp40.pcap", udpCapture(t, 40))
+		p := script("fail2.star", "def on_init(packet, flow):\n    if packet.src_port == 1005:\n        fail('boom')\n")
+		res := runNFStream(t, nil, "-r", pcap, "--plugin", p, "-o", out, "--meters", "2", "--n-dissections", "0")
+		if res.code != 1 || !strings.Contains(res.stderr, "fail2.star:3:") || !strings.Contains(res.stderr, ":1005 ->") {
+			t.Fatalf("exit %d, stderr %q", res.code, res.stderr)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d flows written", len(lines(string(b)))-1)
+	})
 	t.Run("steps", func(t *testing.T) {
 		p := script("loop.star", "def on_init(packet, flow):\n    while True:\n        pass\n")
 		res := runNFStream(t, nil, "-r", pcap, "--plugin", p, "-o", "-")

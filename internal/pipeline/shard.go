@@ -187,6 +187,9 @@ type roundMsg struct {
 type outbox struct {
 	recs []features.Record
 	last bool
+	// err, on the last outbox, is the meter's own failure (a plugin's):
+	// the run ends with it once the other meters' flows are written.
+	err error
 }
 
 // endChunk is how many records a meter hands over at a time while it
@@ -305,9 +308,12 @@ func (sm *shardedMeter) round(b *batch) error {
 		if sm.tel != nil {
 			sm.tel.active.Store(int64(sm.m.ActiveFlows()))
 		}
-		if err != nil {
+		if err == errStop {
 			return err
 		}
+		// Any other error is the meter's own (a plugin failed): the
+		// coordinator still gets the last outbox, with the error.
+		sm.out.err = err
 	}
 	return sm.send(true)
 }
@@ -456,8 +462,12 @@ func scanCutoffs(msgs []roundMsg) []uint64 {
 func mergeWrite(meters []*shardedMeter, write func(*features.Record) error) error {
 	boxes := make([]outbox, len(meters))
 	pos := make([]int, len(meters))
+	var failed error
 	for k, sm := range meters {
 		boxes[k] = <-sm.outs
+		if failed == nil {
+			failed = boxes[k].err
+		}
 	}
 	defer func() {
 		for k, box := range boxes {
@@ -470,13 +480,16 @@ func mergeWrite(meters []*shardedMeter, write func(*features.Record) error) erro
 			for pos[k] == len(boxes[k].recs) && !boxes[k].last {
 				meters[k].reuse(boxes[k])
 				boxes[k], pos[k] = <-meters[k].outs, 0
+				if failed == nil {
+					failed = boxes[k].err
+				}
 			}
 			if pos[k] < len(boxes[k].recs) && (best < 0 || boxes[k].recs[pos[k]].Order.Less(boxes[best].recs[pos[best]].Order)) {
 				best = k
 			}
 		}
 		if best < 0 {
-			return nil
+			return failed
 		}
 		if err := write(&boxes[best].recs[pos[best]]); err != nil {
 			return err
