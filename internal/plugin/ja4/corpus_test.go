@@ -125,7 +125,7 @@ func TestCorpusTshark(t *testing.T) {
 //     t13d031100_55b375c5d22e_3ac62d61400c: that computation, not NFStream,
 //     departs from the spec, which hashes the signature_algorithms
 //     extension's list only (FoxIO's own implementation was fixed to that:
-//     ja4 rust/CHANGELOG.md, "Take signature algorithm hex values from
+//     ja4 https://github.com/FoxIO-LLC/ja4/blob/main/rust/CHANGELOG.md, "Take signature algorithm hex values from
 //     signature_algorithms extension only"). tsharkHellos reads the list
 //     from inside extension 13 for that reason.
 var nfstreamDeparts = map[string]string{

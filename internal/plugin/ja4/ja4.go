@@ -1,5 +1,5 @@
 // Package ja4 computes the JA4 TLS client fingerprint (FoxIO's JA4
-// specification, technical_details/JA4.md, BSD-licensed) from a TLS
+// specification, https://github.com/FoxIO-LLC/ja4/blob/main/technical_details/JA4.md, BSD-licensed) from a TLS
 // ClientHello, and reassembles that ClientHello from a flow's packets: TLS
 // over TCP (TCPAssembler: segments by sequence number, out of order and
 // retransmitted) and QUIC (QUICAssembler: Initial packets decrypted with the

@@ -7,7 +7,7 @@ import (
 )
 
 // specHello is the ClientHello of the JA4 specification's example
-// (technical_details/JA4.md, sections "Cipher hash", "Extension hash" and
+// (https://github.com/FoxIO-LLC/ja4/blob/main/technical_details/JA4.md, sections "Cipher hash", "Extension hash" and
 // "Example"): its ciphers, extensions and signature algorithms in their
 // original order, TLS 1.3 in supported_versions, SNI, ALPN h2.
 func specHello(grease bool) hello {
@@ -55,7 +55,7 @@ var plausible = map[uint16][]byte{
 }
 
 // TestSpecExample reproduces the JA4 specification's worked example
-// (technical_details/JA4.md, section "Example" and "Raw Output").
+// (https://github.com/FoxIO-LLC/ja4/blob/main/technical_details/JA4.md, section "Example" and "Raw Output").
 func TestSpecExample(t *testing.T) {
 	for _, grease := range []bool{false, true} {
 		ch, err := Parse(specHello(grease).bytes(), TCP)
@@ -63,13 +63,13 @@ func TestSpecExample(t *testing.T) {
 			t.Fatal(err)
 		}
 		checks := []struct{ name, got, want string }{
-			// JA4.md, "Example": JA4 = t13d1516h2_8daaf6152771_e5627efa2ab1
+			// The JA4 specification, "Example": JA4 = t13d1516h2_8daaf6152771_e5627efa2ab1
 			{"JA4", ch.JA4(TCP), "t13d1516h2_8daaf6152771_e5627efa2ab1"},
-			// JA4.md, "Raw Output": JA4_r
+			// The JA4 specification, "Raw Output": JA4_r
 			{"JA4_r", ch.Raw(TCP, false), "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601"},
-			// JA4.md, "Raw Output": JA4_ro
+			// The JA4 specification, "Raw Output": JA4_ro
 			{"JA4_ro", ch.Raw(TCP, true), "t13d1516h2_1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035_001b,0000,0033,0010,4469,0017,002d,000d,0005,0023,0012,002b,ff01,000b,000a,0015_0403,0804,0401,0503,0805,0501,0806,0601"},
-			// JA4.md, "Raw Output": JA4_o = t13d1516h2_acb858a92679_18f69afefd3d
+			// The JA4 specification, "Raw Output": JA4_o = t13d1516h2_acb858a92679_18f69afefd3d
 			{"JA4_o", ch.JA4Original(TCP), "t13d1516h2_acb858a92679_18f69afefd3d"},
 			{"JA4 over QUIC", ch.JA4(QUIC), "q13d1516h2_8daaf6152771_e5627efa2ab1"},
 		}

@@ -3,7 +3,7 @@ package ja4
 // The independent side of the capture tests: tshark decodes the
 // ClientHellos (reassembling TCP and decrypting QUIC Initials by itself),
 // and specJA4 assembles the fingerprint from tshark's fields. specJA4 is
-// written from the JA4 specification (technical_details/JA4.md) on its
+// written from the JA4 specification (https://github.com/FoxIO-LLC/ja4/blob/main/technical_details/JA4.md) on its
 // own, sharing no code with the package.
 
 import (
