@@ -11,7 +11,6 @@ package plugin
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
 	"github.com/nfstream-go/nfstream/internal/features"
@@ -329,5 +328,3 @@ func typeOf(v any) features.ValueType {
 	}
 	return features.ValueNone
 }
-
-var _ = strconv.Itoa
