@@ -15,6 +15,11 @@ import (
 // NFStream's row for row, every column as text (NFStream escapes inner
 // quotes with a backslash, we double them: that alone is normalised).
 func comparePluginCorpus(t *testing.T, folder string, plugin ...string) {
+	comparePluginCorpusArgs(t, folder, nil, plugin...)
+}
+
+// comparePluginCorpusArgs is comparePluginCorpus with more arguments.
+func comparePluginCorpusArgs(t *testing.T, folder string, extra []string, plugin ...string) {
 	dir := corpus.Dir(t)
 	want := filepath.Join(dir, "plugins", folder)
 	entries, err := os.ReadDir(want)
@@ -36,7 +41,7 @@ func comparePluginCorpus(t *testing.T, folder string, plugin ...string) {
 			t.Fatal(err)
 		}
 		exp := lines(strings.ReplaceAll(string(b), `\"`, `""`))
-		args := []string{"-r", pcap, "--n-dissections", "0", "-q", "-o", "-"}
+		args := append([]string{"-r", pcap, "--n-dissections", "0", "-q", "-o", "-"}, extra...)
 		for _, p := range plugin {
 			args = append(args, "--plugin", p)
 		}
@@ -183,6 +188,12 @@ def on_expire(flow):
 			t.Errorf("jsonl %s, want suffix %s", lines(res.stdout)[0], want)
 		}
 	})
+}
+
+// TestPluginExampleCorpusMeters: the same output with three meters, each
+// with its own instance of the plugin.
+func TestPluginExampleCorpusMeters(t *testing.T) {
+	comparePluginCorpusArgs(t, "example", []string{"--meters", "3"}, filepath.Join(corpus.RepoRoot(t), "testdata", "plugins", "example.star"))
 }
 
 func TestPluginSPLTCorpus(t *testing.T) {
