@@ -14,9 +14,10 @@ import (
 var Builtins = map[string]func(args map[string]any) (func() (Plugin, error), error){
 	"splt":        newSPLT,
 	"flow_slicer": newFlowSlicer,
+	"dhcp":        newDHCP,
 }
 
-var builtinAliases = map[string]string{"splt": "splt", "flow_slicer": "flow_slicer", "flowslicer": "flow_slicer"}
+var builtinAliases = map[string]string{"splt": "splt", "flow_slicer": "flow_slicer", "flowslicer": "flow_slicer", "dhcp": "dhcp"}
 
 // IsBuiltin reports whether name names a built-in plugin.
 func IsBuiltin(name string) bool {
