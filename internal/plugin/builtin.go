@@ -15,9 +15,10 @@ var Builtins = map[string]func(args map[string]any) (func() (Plugin, error), err
 	"splt":        newSPLT,
 	"flow_slicer": newFlowSlicer,
 	"dhcp":        newDHCP,
+	"ja4":         newJA4,
 }
 
-var builtinAliases = map[string]string{"splt": "splt", "flow_slicer": "flow_slicer", "flowslicer": "flow_slicer", "dhcp": "dhcp"}
+var builtinAliases = map[string]string{"splt": "splt", "flow_slicer": "flow_slicer", "flowslicer": "flow_slicer", "dhcp": "dhcp", "ja4": "ja4"}
 
 // IsBuiltin reports whether name names a built-in plugin.
 func IsBuiltin(name string) bool {
