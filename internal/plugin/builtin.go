@@ -9,8 +9,8 @@ import (
 )
 
 // Builtins are the plugins written in Go, by the name --plugin takes
-// (NFStream's class names are accepted too): NFStream's SPLT and
-// FlowSlicer.
+// (NFStream's class names are accepted too): NFStream's SPLT, FlowSlicer,
+// DHCP and JA4 (docs/plugins.md section 6).
 var Builtins = map[string]func(args map[string]any) (func() (Plugin, error), error){
 	"splt":        newSPLT,
 	"flow_slicer": newFlowSlicer,
