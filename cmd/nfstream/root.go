@@ -65,7 +65,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.maxFlows, "max-flows", 0, "stop after `N` flows (0: no limit)")
 	fs.Int64Var(&o.maxActive, "max-active-flows", 0, "hold at most `N` flows in memory; when full, the oldest flow is written early with expiration_id 2 (default: from the memory available, see README; 0: no limit)")
 	fs.Int64VarP(&o.count, "count", "c", 0, "stop after `N` packets (0: no limit): records read from the files, or packets taken from the rings live; every flow of those packets is written")
-	fs.StringArrayVar(&o.plugins, "plugin", nil, "run the NFStream plugin `FILE.star[:name=value,...]` (Starlark) or a built-in one (splt, flow_slicer, dhcp, ja4) on every flow; repeat for several, run in order (see docs/plugins.md)")
+	fs.StringArrayVar(&o.plugins, "plugin", nil, "run the NFStream plugin `FILE.star[:name=value,...]` (Starlark) or a built-in one (splt, flow_slicer, dhcp, ja4, mdns) on every flow; repeat for several, run in order (see docs/plugins.md)")
 	o.in.addFlags(fs)
 	o.out.addFlags(fs)
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors on standard error")

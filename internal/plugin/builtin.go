@@ -10,15 +10,16 @@ import (
 
 // Builtins are the plugins written in Go, by the name --plugin takes
 // (NFStream's class names are accepted too): NFStream's SPLT, FlowSlicer,
-// DHCP and JA4 (docs/plugins.md section 6).
+// DHCP, MDNS and JA4 (docs/plugins.md section 6).
 var Builtins = map[string]func(args map[string]any) (func() (Plugin, error), error){
 	"splt":        newSPLT,
 	"flow_slicer": newFlowSlicer,
 	"dhcp":        newDHCP,
 	"ja4":         newJA4,
+	"mdns":        newMDNS,
 }
 
-var builtinAliases = map[string]string{"splt": "splt", "flow_slicer": "flow_slicer", "flowslicer": "flow_slicer", "dhcp": "dhcp", "ja4": "ja4"}
+var builtinAliases = map[string]string{"splt": "splt", "flow_slicer": "flow_slicer", "flowslicer": "flow_slicer", "dhcp": "dhcp", "ja4": "ja4", "mdns": "mdns"}
 
 // IsBuiltin reports whether name names a built-in plugin.
 func IsBuiltin(name string) bool {
