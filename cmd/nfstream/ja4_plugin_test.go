@@ -2,14 +2,10 @@ package main
 
 import (
 	"encoding/csv"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // parseCSV reads a CSV file's text; NFStream's backslash-escaped inner
@@ -56,36 +52,18 @@ func ja4Excepted(capture string, hdr, row []string) bool {
 // only counted here: those fingerprints are checked against tshark's
 // independently by internal/plugin/ja4's TestCorpusTshark.
 func TestPluginJA4Corpus(t *testing.T) {
-	dir := corpus.Dir(t)
-	want := filepath.Join(dir, "plugins", "ja4")
-	entries, err := os.ReadDir(want)
-	if err != nil {
-		t.Skipf("no %s: %v", want, err)
-	}
 	var captures, flows, equal, added, excepted int
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".csv") {
-			continue
-		}
-		name := strings.TrimSuffix(e.Name(), ".csv")
-		pcap := filepath.Join(dir, "pcaps", name)
-		if _, err := os.Stat(pcap); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(want, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		exp := parseCSV(t, e.Name(), string(b))
+	pluginCorpus(t, "ja4", func(name, pcap, expected string) {
+		exp := parseCSV(t, name+".csv", expected)
 		res := runNFStream(t, nil, "-r", pcap, "--n-dissections", "0", "-q", "-o", "-", "--plugin", "ja4")
 		if res.code != 0 {
 			t.Errorf("%s: exit %d: %s", name, res.code, res.stderr)
-			continue
+			return
 		}
 		got := parseCSV(t, name+" (ours)", res.stdout)
 		if len(got) != len(exp) || len(exp) == 0 {
 			t.Errorf("%s: %d rows, want %d", name, len(got), len(exp))
-			continue
+			return
 		}
 		// NFStream's header without udps.ja4s must be ours.
 		s := slices.Index(exp[0], "udps.ja4s")
@@ -98,7 +76,7 @@ func TestPluginJA4Corpus(t *testing.T) {
 		hdr := drop(exp[0])
 		if !slices.Equal(got[0], hdr) {
 			t.Errorf("%s: header\n got %v\nwant %v", name, got[0], hdr)
-			continue
+			return
 		}
 		j := slices.Index(hdr, "udps.ja4")
 		if j < 0 {
@@ -137,7 +115,7 @@ func TestPluginJA4Corpus(t *testing.T) {
 			captures++
 			flows += len(got) - 1
 		}
-	}
+	})
 	t.Logf("ja4: %d captures, %d flows as NFStream's; udps.ja4: %d equal to NFStream's, %d added where NFStream has none, %d excepted",
 		captures, flows, equal, added, excepted)
 	if excepted > 6 {

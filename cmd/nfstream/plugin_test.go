@@ -18,15 +18,16 @@ func comparePluginCorpus(t *testing.T, folder string, plugin ...string) {
 	comparePluginCorpusArgs(t, folder, nil, plugin...)
 }
 
-// comparePluginCorpusArgs is comparePluginCorpus with more arguments.
-func comparePluginCorpusArgs(t *testing.T, folder string, extra []string, plugin ...string) {
+// pluginCorpus calls check for every capture of the corpus that NFStream's
+// plugins/<folder> has an output for, with the capture's path and that
+// output; it skips the test when the folder is absent.
+func pluginCorpus(t *testing.T, folder string, check func(name, pcap, expected string)) {
 	dir := corpus.Dir(t)
 	want := filepath.Join(dir, "plugins", folder)
 	entries, err := os.ReadDir(want)
 	if err != nil {
 		t.Skipf("no %s: %v", want, err)
 	}
-	captures, flows := 0, 0
 	for _, e := range entries {
 		if !strings.HasSuffix(e.Name(), ".csv") {
 			continue
@@ -40,7 +41,15 @@ func comparePluginCorpusArgs(t *testing.T, folder string, extra []string, plugin
 		if err != nil {
 			t.Fatal(err)
 		}
-		exp := lines(strings.ReplaceAll(string(b), `\"`, `""`))
+		check(name, pcap, string(b))
+	}
+}
+
+// comparePluginCorpusArgs is comparePluginCorpus with more arguments.
+func comparePluginCorpusArgs(t *testing.T, folder string, extra []string, plugin ...string) {
+	captures, flows := 0, 0
+	pluginCorpus(t, folder, func(name, pcap, expected string) {
+		exp := lines(strings.ReplaceAll(expected, `\"`, `""`))
 		args := append([]string{"-r", pcap, "--n-dissections", "0", "-q", "-o", "-"}, extra...)
 		for _, p := range plugin {
 			args = append(args, "--plugin", p)
@@ -48,7 +57,7 @@ func comparePluginCorpusArgs(t *testing.T, folder string, extra []string, plugin
 		res := runNFStream(t, nil, args...)
 		if res.code != 0 {
 			t.Errorf("%s: exit %d: %s", name, res.code, res.stderr)
-			continue
+			return
 		}
 		got := lines(res.stdout)
 		ok := len(got) == len(exp)
@@ -65,7 +74,7 @@ func comparePluginCorpusArgs(t *testing.T, folder string, extra []string, plugin
 			captures++
 			flows += len(got) - 1
 		}
-	}
+	})
 	t.Logf("%s: %d captures, %d flows identical to NFStream's", folder, captures, flows)
 }
 
