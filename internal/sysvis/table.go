@@ -1,0 +1,537 @@
+package sysvis
+
+import (
+	"bufio"
+	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/procfs"
+)
+
+// Protocol numbers used in keys (IANA), the same reduction as the flow key.
+const (
+	ProtoTCP uint8 = 6
+	ProtoUDP uint8 = 17
+)
+
+// Owner is the process that owns a socket.
+type Owner struct {
+	PID  int
+	Name string // /proc/<pid>/comm
+	// Optional fields, filled only when enabled in Options.
+	UID     int      // real uid from /proc/<pid>/status; -1 if unknown or not requested
+	Exe     string   // /proc/<pid>/exe target
+	Cmdline []string // /proc/<pid>/cmdline
+}
+
+// Options configures a Table.
+type Options struct {
+	// Root is the proc mount point; "" means /proc. The socket tables are read
+	// from Root/net/{tcp,tcp6,udp,udp6}, i.e. the network namespace of the
+	// process that owns Root/self (the capturing process for /proc).
+	Root string
+	// WithUID, WithExe and WithCmdline read the optional Owner fields.
+	WithUID     bool
+	WithExe     bool
+	WithCmdline bool
+	// LocalAddrs are addresses of the capturing host (e.g. the interface's).
+	// A socket bound to the wildcard address matches a flow endpoint only if
+	// its address is local: one of these, a local address of any socket in
+	// the tables, loopback, multicast or broadcast.
+	LocalAddrs []netip.Addr
+}
+
+// Stats are cumulative counters since the Table was created.
+type Stats struct {
+	Polls          uint64 // completed Poll calls
+	Sockets        int    // sockets in the tables after the last poll
+	Procs          int    // live processes known after the last poll
+	MalformedLines uint64 // net table lines skipped because they did not parse
+	ProcErrors     uint64 // processes skipped: vanished, permission denied, unreadable
+	FDScans        uint64 // process fd directories read (new and rescanned processes)
+	LastFDScans    int    // fd directories read by the last poll
+	Unowned        int    // sockets with inode != 0 and no owner after the last poll
+}
+
+type sockKey struct {
+	proto  uint8
+	local  netip.AddrPort
+	remote netip.AddrPort
+}
+
+type procInfo struct {
+	owner  Owner
+	inodes []uint64 // socket inodes found in its fd dir at the last scan
+	seen   uint64   // poll generation in which the pid was last listed
+}
+
+// Table maps sockets of the capturing host to their owning processes. Poll
+// refreshes it; Lookup may be called concurrently with Poll.
+type Table struct {
+	opt  Options
+	root string
+	fs   procfs.FS
+
+	mu      sync.RWMutex
+	sockets map[sockKey]uint64 // 5-tuple -> inode
+	locals  map[netip.Addr]struct{}
+	owners  map[uint64]int // socket inode -> pid
+	procs   map[int]*procInfo
+	orphans map[uint64]uint64 // inode -> generation; unowned after a full rescan
+	gen     uint64
+	stats   Stats
+
+	// beforeFDScan, if set, runs just before a process's fd dir is read (tests).
+	beforeFDScan func(pid int)
+}
+
+// New opens the proc tree at opt.Root (default /proc).
+func New(opt Options) (*Table, error) {
+	root := opt.Root
+	if root == "" {
+		root = procfs.DefaultMountPoint
+	}
+	pfs, err := procfs.NewFS(root)
+	if err != nil {
+		return nil, err
+	}
+	return &Table{
+		opt:     opt,
+		root:    root,
+		fs:      pfs,
+		sockets: make(map[sockKey]uint64),
+		locals:  make(map[netip.Addr]struct{}),
+		owners:  make(map[uint64]int),
+		procs:   make(map[int]*procInfo),
+		orphans: make(map[uint64]uint64),
+	}, nil
+}
+
+// Stats returns a copy of the counters.
+func (t *Table) Stats() Stats {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.stats
+}
+
+// Lookup returns the owner of the socket carrying a packet or flow with the
+// given 5-tuple, in either direction. proto is 6 (TCP) or 17 (UDP). A connected
+// socket must match exactly; an unconnected UDP socket (zero remote) matches
+// any remote, including a socket bound to the wildcard address.
+func (t *Table) Lookup(proto uint8, srcIP netip.Addr, srcPort uint16, dstIP netip.Addr, dstPort uint16) (Owner, bool) {
+	src := netip.AddrPortFrom(srcIP.Unmap(), srcPort)
+	dst := netip.AddrPortFrom(dstIP.Unmap(), dstPort)
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if o, ok := t.lookupKey(sockKey{proto, src, dst}); ok {
+		return o, true
+	}
+	if o, ok := t.lookupKey(sockKey{proto, dst, src}); ok {
+		return o, true
+	}
+	if proto != ProtoUDP {
+		return Owner{}, false
+	}
+	for _, local := range [2]netip.AddrPort{src, dst} {
+		if o, ok := t.lookupUnconnected(local); ok {
+			return o, true
+		}
+	}
+	return Owner{}, false
+}
+
+func (t *Table) lookupUnconnected(local netip.AddrPort) (Owner, bool) {
+	zero4 := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	zero6 := netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
+	zero := zero4
+	if local.Addr().Is6() {
+		zero = zero6
+	}
+	if o, ok := t.lookupKey(sockKey{ProtoUDP, local, zero}); ok {
+		return o, true
+	}
+	// Wildcard-bound sockets: 0.0.0.0:port, or [::]:port which also receives
+	// IPv4 unless IPV6_V6ONLY is set.
+	if !t.isLocal(local.Addr()) {
+		return Owner{}, false
+	}
+	port := local.Port()
+	if local.Addr().Is4() {
+		if o, ok := t.lookupKey(sockKey{ProtoUDP, netip.AddrPortFrom(netip.IPv4Unspecified(), port), zero4}); ok {
+			return o, true
+		}
+	}
+	return t.lookupKey(sockKey{ProtoUDP, netip.AddrPortFrom(netip.IPv6Unspecified(), port), zero6})
+}
+
+func (t *Table) isLocal(a netip.Addr) bool {
+	if a.IsLoopback() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return true
+	}
+	_, ok := t.locals[a]
+	return ok
+}
+
+func (t *Table) lookupKey(k sockKey) (Owner, bool) {
+	ino, ok := t.sockets[k]
+	if !ok || ino == 0 {
+		return Owner{}, false
+	}
+	pid, ok := t.owners[ino]
+	if !ok {
+		return Owner{}, false
+	}
+	p, ok := t.procs[pid]
+	if !ok {
+		return Owner{}, false
+	}
+	return p.owner, true
+}
+
+// Poll re-reads the socket tables and updates the socket -> process mapping.
+// Only new processes have their fd dirs read, plus, when a socket appears
+// whose inode has no known owner, the known processes (socket owners first)
+// until every new inode is found. Per-process and per-line failures are
+// counted in Stats and skipped; an error is returned only when the process
+// list itself cannot be read.
+func (t *Table) Poll() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.gen++
+	gen := t.gen
+	scans := 0
+
+	clear(t.sockets)
+	clear(t.locals)
+	for _, a := range t.opt.LocalAddrs {
+		t.locals[a.Unmap()] = struct{}{}
+	}
+	for _, f := range [...]struct {
+		name  string
+		proto uint8
+	}{{"tcp", ProtoTCP}, {"tcp6", ProtoTCP}, {"udp", ProtoUDP}, {"udp6", ProtoUDP}} {
+		t.readNetTable(filepath.Join(t.root, "net", f.name), f.proto)
+	}
+
+	procs, err := t.fs.AllProcs()
+	if err != nil {
+		return err
+	}
+	for _, p := range procs {
+		if pi, ok := t.procs[p.PID]; ok {
+			pi.seen = gen
+			continue
+		}
+		pi := &procInfo{seen: gen}
+		if !t.scanProc(p, pi, true) {
+			continue
+		}
+		scans++
+		t.procs[p.PID] = pi
+	}
+	// Drop dead processes and their inodes.
+	for pid, pi := range t.procs {
+		if pi.seen == gen {
+			continue
+		}
+		for _, ino := range pi.inodes {
+			if t.owners[ino] == pid {
+				delete(t.owners, ino)
+			}
+		}
+		delete(t.procs, pid)
+	}
+
+	// Inodes in the tables with no known owner and not already given up on.
+	var unknown map[uint64]struct{}
+	for _, ino := range t.sockets {
+		if ino == 0 {
+			continue
+		}
+		if _, ok := t.owners[ino]; ok {
+			continue
+		}
+		if _, ok := t.orphans[ino]; ok {
+			t.orphans[ino] = gen
+			continue
+		}
+		if unknown == nil {
+			unknown = make(map[uint64]struct{})
+		}
+		unknown[ino] = struct{}{}
+	}
+	if len(unknown) > 0 {
+		// Rescan known processes, those already owning sockets first, and
+		// stop as soon as every unknown inode has an owner.
+		pids := make([]int, 0, len(t.procs))
+		for pid, pi := range t.procs {
+			if pi.seen == gen {
+				pids = append(pids, pid)
+			}
+		}
+		sort.Slice(pids, func(i, j int) bool {
+			a, b := t.procs[pids[i]], t.procs[pids[j]]
+			if (len(a.inodes) > 0) != (len(b.inodes) > 0) {
+				return len(a.inodes) > 0
+			}
+			return pids[i] < pids[j]
+		})
+		for _, pid := range pids {
+			if len(unknown) == 0 {
+				break
+			}
+			pi := t.procs[pid]
+			p, err := t.fs.Proc(pid)
+			if err != nil {
+				t.stats.ProcErrors++
+				continue
+			}
+			scans++
+			if !t.scanProc(p, pi, false) {
+				delete(t.procs, pid)
+				continue
+			}
+			for _, ino := range pi.inodes {
+				delete(unknown, ino)
+			}
+		}
+		for ino := range unknown {
+			t.orphans[ino] = gen
+		}
+	}
+	// Forget orphans no longer in the tables.
+	unowned := 0
+	for ino, g := range t.orphans {
+		if g != gen {
+			delete(t.orphans, ino)
+		} else {
+			unowned++
+		}
+	}
+
+	t.stats.Polls++
+	t.stats.Sockets = len(t.sockets)
+	t.stats.Procs = len(t.procs)
+	t.stats.FDScans += uint64(scans)
+	t.stats.LastFDScans = scans
+	t.stats.Unowned = unowned
+	return nil
+}
+
+// scanProc reads p's fd dir into pi.inodes (replacing the previous set) and,
+// if full, its identity. It returns false, counting a ProcErrors, when the
+// process vanished or cannot be read.
+func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
+	if t.beforeFDScan != nil {
+		t.beforeFDScan(p.PID)
+	}
+	targets, err := p.FileDescriptorTargets()
+	if err != nil {
+		t.stats.ProcErrors++
+		return false
+	}
+	old := pi.inodes
+	pi.inodes = pi.inodes[:0]
+	for _, tg := range targets {
+		if ino, ok := socketInode(tg); ok {
+			pi.inodes = append(pi.inodes, ino)
+		}
+	}
+	// Unlink inodes this process no longer holds.
+	if len(old) > 0 {
+		held := make(map[uint64]struct{}, len(pi.inodes))
+		for _, ino := range pi.inodes {
+			held[ino] = struct{}{}
+		}
+		for _, ino := range old {
+			if _, ok := held[ino]; !ok && t.owners[ino] == p.PID {
+				delete(t.owners, ino)
+			}
+		}
+	}
+	for _, ino := range pi.inodes {
+		// Shared sockets (fork, fd passing) keep their first-found owner
+		// while it lives.
+		if cur, ok := t.owners[ino]; ok && cur != p.PID {
+			if _, live := t.procs[cur]; live {
+				continue
+			}
+		}
+		t.owners[ino] = p.PID
+	}
+	if !full {
+		return true
+	}
+	name, err := p.Comm()
+	if err != nil {
+		t.stats.ProcErrors++
+		return false
+	}
+	pi.owner = Owner{PID: p.PID, Name: name, UID: -1}
+	if t.opt.WithUID {
+		if st, err := p.NewStatus(); err == nil {
+			pi.owner.UID = int(st.UIDs[0])
+		}
+	}
+	if t.opt.WithExe {
+		pi.owner.Exe, _ = p.Executable()
+	}
+	if t.opt.WithCmdline {
+		pi.owner.Cmdline, _ = p.CmdLine()
+	}
+	return true
+}
+
+// socketInode parses "socket:[12345]".
+func socketInode(target string) (uint64, bool) {
+	const pre = "socket:["
+	if !strings.HasPrefix(target, pre) || !strings.HasSuffix(target, "]") {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(target[len(pre):len(target)-1], 10, 64)
+	return n, err == nil
+}
+
+// readNetTable adds the sockets of one /proc/net/{tcp,udp}{,6} file. A missing
+// file (e.g. no IPv6) is not an error; unparsable lines are counted.
+func (t *Table) readNetTable(path string, proto uint8) {
+	f, err := os.Open(path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.stats.ProcErrors++
+		}
+		return
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	s.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	first := true
+	for s.Scan() {
+		if first {
+			first = false
+			continue
+		}
+		k, ino, ok := parseNetLine(s.Bytes(), proto)
+		if !ok {
+			t.stats.MalformedLines++
+			continue
+		}
+		t.sockets[k] = ino
+		if a := k.local.Addr(); !a.IsUnspecified() {
+			t.locals[a] = struct{}{}
+		}
+	}
+	if s.Err() != nil {
+		t.stats.MalformedLines++
+	}
+}
+
+// parseNetLine parses "sl local rem st tx:rx tr:when retr uid timeout inode ...".
+func parseNetLine(line []byte, proto uint8) (sockKey, uint64, bool) {
+	var fields [10][]byte
+	n := 0
+	for i := 0; i < len(line) && n < len(fields); {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' && line[j] != '\t' {
+			j++
+		}
+		if j > i {
+			fields[n] = line[i:j]
+			n++
+		}
+		i = j
+	}
+	if n < 10 {
+		return sockKey{}, 0, false
+	}
+	local, ok1 := parseHexAddrPort(fields[1])
+	remote, ok2 := parseHexAddrPort(fields[2])
+	ino, err := strconv.ParseUint(string(fields[9]), 10, 64)
+	if !ok1 || !ok2 || err != nil {
+		return sockKey{}, 0, false
+	}
+	if local.Addr().Is4() != remote.Addr().Is4() {
+		// An IPv4-mapped local address with a "::" remote (tcp6/udp6).
+		if !remote.Addr().IsUnspecified() || !local.Addr().Is4() {
+			return sockKey{}, 0, false
+		}
+		remote = netip.AddrPortFrom(netip.IPv4Unspecified(), remote.Port())
+	}
+	return sockKey{proto, local, remote}, ino, true
+}
+
+// parseHexAddrPort parses the kernel's "0100007F:0035" (IPv4, one host-order
+// 32-bit word) or 32 hex digits (IPv6, four host-order words). The kernel
+// prints the words in host order; this assumes a little-endian host, as on
+// amd64 and arm64. IPv4-mapped IPv6 addresses are unmapped.
+func parseHexAddrPort(b []byte) (netip.AddrPort, bool) {
+	colon := -1
+	for i, c := range b {
+		if c == ':' {
+			colon = i
+			break
+		}
+	}
+	if colon < 0 {
+		return netip.AddrPort{}, false
+	}
+	hexIP, hexPort := b[:colon], b[colon+1:]
+	if len(hexPort) == 0 || len(hexPort) > 4 {
+		return netip.AddrPort{}, false
+	}
+	port, ok := hexUint(hexPort)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	var addr netip.Addr
+	switch len(hexIP) {
+	case 8:
+		w, ok := hexUint(hexIP)
+		if !ok {
+			return netip.AddrPort{}, false
+		}
+		addr = netip.AddrFrom4([4]byte{byte(w), byte(w >> 8), byte(w >> 16), byte(w >> 24)})
+	case 32:
+		var a [16]byte
+		for k := 0; k < 4; k++ {
+			w, ok := hexUint(hexIP[k*8 : k*8+8])
+			if !ok {
+				return netip.AddrPort{}, false
+			}
+			a[k*4], a[k*4+1], a[k*4+2], a[k*4+3] = byte(w), byte(w>>8), byte(w>>16), byte(w>>24)
+		}
+		addr = netip.AddrFrom16(a).Unmap()
+	default:
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(addr, uint16(port)), true
+}
+
+func hexUint(b []byte) (uint32, bool) {
+	var v uint32
+	for _, c := range b {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint32(d)
+	}
+	return v, true
+}
