@@ -238,15 +238,9 @@ func (t *Table) Poll() error {
 	}
 	// Drop dead processes and their inodes.
 	for pid, pi := range t.procs {
-		if pi.seen == gen {
-			continue
+		if pi.seen != gen {
+			t.dropProc(pid, pi)
 		}
-		for _, ino := range pi.inodes {
-			if t.owners[ino] == pid {
-				delete(t.owners, ino)
-			}
-		}
-		delete(t.procs, pid)
 	}
 
 	// Inodes in the tables with no known owner and not already given up on.
@@ -291,11 +285,12 @@ func (t *Table) Poll() error {
 			p, err := t.fs.Proc(pid)
 			if err != nil {
 				t.stats.ProcErrors++
+				t.dropProc(pid, pi)
 				continue
 			}
 			scans++
 			if !t.scanProc(p, pi, false) {
-				delete(t.procs, pid)
+				t.dropProc(pid, pi)
 				continue
 			}
 			for _, ino := range pi.inodes {
@@ -325,10 +320,40 @@ func (t *Table) Poll() error {
 	return nil
 }
 
+// dropProc forgets a process and the inodes it owned.
+func (t *Table) dropProc(pid int, pi *procInfo) {
+	for _, ino := range pi.inodes {
+		if t.owners[ino] == pid {
+			delete(t.owners, ino)
+		}
+	}
+	delete(t.procs, pid)
+}
+
 // scanProc reads p's fd dir into pi.inodes (replacing the previous set) and,
 // if full, its identity. It returns false, counting a ProcErrors, when the
 // process vanished or cannot be read.
 func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
+	if full {
+		// Identity first, so a process that cannot be read leaves no inodes.
+		name, err := p.Comm()
+		if err != nil {
+			t.stats.ProcErrors++
+			return false
+		}
+		pi.owner = Owner{PID: p.PID, Name: name, UID: -1}
+		if t.opt.WithUID {
+			if st, err := p.NewStatus(); err == nil {
+				pi.owner.UID = int(st.UIDs[0])
+			}
+		}
+		if t.opt.WithExe {
+			pi.owner.Exe, _ = p.Executable()
+		}
+		if t.opt.WithCmdline {
+			pi.owner.Cmdline, _ = p.CmdLine()
+		}
+	}
 	if t.beforeFDScan != nil {
 		t.beforeFDScan(p.PID)
 	}
@@ -365,26 +390,6 @@ func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
 			}
 		}
 		t.owners[ino] = p.PID
-	}
-	if !full {
-		return true
-	}
-	name, err := p.Comm()
-	if err != nil {
-		t.stats.ProcErrors++
-		return false
-	}
-	pi.owner = Owner{PID: p.PID, Name: name, UID: -1}
-	if t.opt.WithUID {
-		if st, err := p.NewStatus(); err == nil {
-			pi.owner.UID = int(st.UIDs[0])
-		}
-	}
-	if t.opt.WithExe {
-		pi.owner.Exe, _ = p.Executable()
-	}
-	if t.opt.WithCmdline {
-		pi.owner.Cmdline, _ = p.CmdLine()
 	}
 	return true
 }

@@ -284,3 +284,66 @@ func mkProc(t testing.TB, root string, pid int, comm string, fds ...string) {
 		}
 	}
 }
+
+// A known process that vanishes just before a rescan (triggered by a new
+// unowned inode) is dropped with its sockets, and counted.
+func TestVanishDuringRescan(t *testing.T) {
+	root := copyTree(t, "testdata/proc")
+	tb, err := New(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPoll(t, tb)
+	errs := tb.Stats().ProcErrors
+	appendLine(t, filepath.Join(root, "net", "tcp"),
+		"   6: 0F02000A:AFC9 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1006 1 0000000000000000 100 0 0 10 0\n")
+	if err := os.Symlink("socket:[1006]", filepath.Join(root, "400", "fd", "9")); err != nil {
+		t.Fatal(err)
+	}
+	tb.beforeFDScan = func(pid int) {
+		if pid == 100 {
+			os.RemoveAll(filepath.Join(root, "100", "fd"))
+		}
+	}
+	mustPoll(t, tb)
+	s := tb.Stats()
+	if s.ProcErrors != errs+1 || s.Procs != 4 {
+		t.Errorf("stats: %+v", s)
+	}
+	if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 54321, ip("93.184.216.34"), 443); ok {
+		t.Errorf("vanished process still matched: %+v", o)
+	}
+	if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 45001, ip("1.1.1.1"), 443); !ok || o.Name != "sleep" {
+		t.Errorf("new socket of a socketless process: %+v %v", o, ok)
+	}
+}
+
+// Lookup runs concurrently with Poll (run with -race).
+func TestConcurrentLookup(t *testing.T) {
+	tb, err := New(Options{Root: "testdata/proc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 50; i++ {
+			if err := tb.Poll(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 54321, ip("93.184.216.34"), 443); !ok || o.PID != 100 {
+				t.Errorf("%+v %v", o, ok)
+			}
+			return
+		default:
+			tb.Lookup(ProtoUDP, ip("10.0.2.15"), 40000, ip("8.8.8.8"), 53)
+			_ = tb.Stats()
+		}
+	}
+}
