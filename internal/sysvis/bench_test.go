@@ -43,6 +43,8 @@ func genTree(b testing.TB, dir string, nproc, nsock int) {
 	}
 }
 
+var added int // sockets added by one-new-socket across its runs
+
 func BenchmarkPoll(b *testing.B) {
 	root := filepath.Join(b.TempDir(), "proc")
 	genTree(b, root, 1000, 10000)
@@ -79,5 +81,38 @@ func BenchmarkPoll(b *testing.B) {
 		if s := tb.Stats(); s.LastFDScans != 0 {
 			b.Fatalf("steady poll scanned: %+v", s)
 		}
+	})
+	// One new socket in the last process (the worst case of the PID order):
+	// the changed fd dir (size on Linux >= 6.2 procfs, mtime here) points
+	// at the process, so it is rescanned first.
+	b.Run("one-new-socket", func(b *testing.B) {
+		tb, err := New(Options{Root: root})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tb.Poll(); err != nil {
+			b.Fatal(err)
+		}
+		last := filepath.Join(root, itoa(1000+999), "fd")
+		scans := 0
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			added++
+			ino := 900000 + added
+			appendLine(b, filepath.Join(root, "net", "tcp"), fmt.Sprintf(
+				"%4d: 0F02000A:%04X 0D0200C0:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 %d 1 0000000000000000 100 0 0 10 0\n",
+				20000+added, 1+added%60000, ino))
+			if err := os.Symlink(fmt.Sprintf("socket:[%d]", ino), filepath.Join(last, itoa(100+added))); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if err := tb.Poll(); err != nil {
+				b.Fatal(err)
+			}
+			scans += tb.Stats().LastFDScans
+		}
+		b.ReportMetric(float64(scans)/float64(b.N), "fdscans/op")
 	})
 }

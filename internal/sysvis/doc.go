@@ -24,8 +24,12 @@
 //
 // Polling costs in proportion to change: the inode -> PID map is kept between
 // polls; only new PIDs have their fd directory read; when a table lists an
-// inode with no known owner, known processes are rescanned (socket owners
-// first) until all such inodes are found, and inodes still unowned after that
+// inode with no known owner, known processes are rescanned until all such
+// inodes are found: first those whose fd directory changed since their last
+// scan (its stat size is the open-fd count on Linux >= 6.2; its mtime changes
+// in fixture trees), then socket owners, then the rest (a stat per process,
+// and a full rescan only on kernels without the size hint). Inodes still
+// unowned after that
 // (other namespaces, processes we may not read, TIME_WAIT has inode 0) are
 // remembered as orphans and not searched for again while they stay listed.
 // Dead PIDs and their inodes are dropped. A process that vanishes mid-scan or

@@ -69,6 +69,8 @@ type sockKey struct {
 type procInfo struct {
 	owner  Owner
 	inodes []uint64 // socket inodes found in its fd dir at the last scan
+	fdSize int64    // size of the fd dir at the last scan (= open fds on Linux >= 6.2, else 0)
+	fdMod  int64    // its mtime (UnixNano): static on procfs, changes in fixture trees
 	seen   uint64   // poll generation in which the pid was last listed
 }
 
@@ -270,10 +272,25 @@ func (t *Table) Poll() error {
 				pids = append(pids, pid)
 			}
 		}
+		// Priority: 0 = its fd dir changed since the last scan (size = open
+		// fds on Linux >= 6.2; mtime for fixture trees), 1 = already owns
+		// sockets, 2 = the rest. The hint only orders the rescan.
+		prio := make(map[int]int, len(pids))
+		for _, pid := range pids {
+			pi := t.procs[pid]
+			pr := 2
+			if len(pi.inodes) > 0 {
+				pr = 1
+			}
+			if fi, err := os.Stat(filepath.Join(t.root, strconv.Itoa(pid), "fd")); err == nil &&
+				(fi.Size() != pi.fdSize || fi.ModTime().UnixNano() != pi.fdMod) {
+				pr = 0
+			}
+			prio[pid] = pr
+		}
 		sort.Slice(pids, func(i, j int) bool {
-			a, b := t.procs[pids[i]], t.procs[pids[j]]
-			if (len(a.inodes) > 0) != (len(b.inodes) > 0) {
-				return len(a.inodes) > 0
+			if a, b := prio[pids[i]], prio[pids[j]]; a != b {
+				return a < b
 			}
 			return pids[i] < pids[j]
 		})
@@ -356,6 +373,9 @@ func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
 	}
 	if t.beforeFDScan != nil {
 		t.beforeFDScan(p.PID)
+	}
+	if fi, err := os.Stat(filepath.Join(t.root, strconv.Itoa(p.PID), "fd")); err == nil {
+		pi.fdSize, pi.fdMod = fi.Size(), fi.ModTime().UnixNano()
 	}
 	targets, err := p.FileDescriptorTargets()
 	if err != nil {

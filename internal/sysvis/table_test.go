@@ -300,6 +300,10 @@ func TestVanishDuringRescan(t *testing.T) {
 	if err := os.Symlink("socket:[1006]", filepath.Join(root, "400", "fd", "9")); err != nil {
 		t.Fatal(err)
 	}
+	// curl's fd dir changes too, so it is rescanned first (lower PID).
+	if err := os.Symlink("/dev/null", filepath.Join(root, "100", "fd", "9")); err != nil {
+		t.Fatal(err)
+	}
 	tb.beforeFDScan = func(pid int) {
 		if pid == 100 {
 			os.RemoveAll(filepath.Join(root, "100", "fd"))
