@@ -29,9 +29,9 @@
 // scan (its stat size is the open-fd count on Linux >= 6.2; its mtime changes
 // in fixture trees), then socket owners, then the rest (a stat per process,
 // and a full rescan only on kernels without the size hint). Inodes still
-// unowned after that
-// (other namespaces, processes we may not read, TIME_WAIT has inode 0) are
-// remembered as orphans and not searched for again while they stay listed.
+// unowned after that (other namespaces, processes we may not read; TIME_WAIT
+// sockets have inode 0) are remembered as orphans and not searched for again
+// while they stay listed.
 // Dead PIDs and their inodes are dropped. A process that vanishes mid-scan or
 // cannot be read (permission denied) is skipped and counted
 // (Stats.ProcErrors); only an unreadable process list fails a poll.
