@@ -6,12 +6,10 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/output"
 	"github.com/nfstream-go/nfstream/internal/pipeline"
 )
@@ -20,10 +18,10 @@ import (
 const progressInterval = 250 * time.Millisecond
 
 // runFiles runs the pipeline over the capture files into sink, feeding
-// tel if not nil. When
-// standard error is a terminal (and not -q) it shows a progress line
-// there meanwhile, redrawn in place, and clears it before returning, so
-// the summary or the error that follows starts on a clean line.
+// tel if not nil. When standard error is a terminal (and not -q) it shows
+// a progress line there meanwhile, read from the run's Telemetry (one is
+// made if tel is nil), redrawn in place, and clears it before returning,
+// so the summary or the error that follows starts on a clean line.
 func runFiles(cmd *cobra.Command, o *options, sink output.Sink, tel *pipeline.Telemetry) (pipeline.Stats, error) {
 	cfg := o.fileConfig(true)
 	cfg.Telemetry = tel
@@ -33,34 +31,21 @@ func runFiles(cmd *cobra.Command, o *options, sink output.Sink, tel *pipeline.Te
 	if o.quiet || !isTerminal(w) || o.out.toStdout() && isTerminal(cmd.OutOrStdout()) {
 		return pipeline.Run(cmd.Context(), cfg, sink, cols)
 	}
-	p := newProgress(w, o.read)
-	cfg.Progress = &p.counts
+	if cfg.Telemetry == nil {
+		cfg.Telemetry = new(pipeline.Telemetry)
+	}
+	p := newProgress(w, o.read, cfg.Telemetry)
 	p.start()
-	st, err := pipeline.Run(cmd.Context(), cfg, &countingSink{Sink: sink, flows: &p.flows}, cols)
+	st, err := pipeline.Run(cmd.Context(), cfg, sink, cols)
 	p.stop()
 	return st, err
-}
-
-// countingSink counts the flows written, for the progress line.
-type countingSink struct {
-	output.Sink
-	flows *atomic.Uint64
-}
-
-func (s *countingSink) Write(r *features.Record) error {
-	err := s.Sink.Write(r)
-	if err == nil {
-		s.flows.Add(1)
-	}
-	return err
 }
 
 // progress draws the progress line of a run over files.
 type progress struct {
 	w      io.Writer
 	total  uint64 // bytes of all the sources; 0 when unknown (standard input, a FIFO)
-	counts pipeline.Progress
-	flows  atomic.Uint64
+	tel    *pipeline.Telemetry
 	begin  time.Time
 	recent []sample // the last rateWindow draws, for packets/s
 	quit   chan struct{}
@@ -69,8 +54,8 @@ type progress struct {
 
 // newProgress sums the sizes of the sources; a source that is not a
 // regular file makes the total unknown.
-func newProgress(w io.Writer, sources []string) *progress {
-	p := &progress{w: w, quit: make(chan struct{}), done: make(chan struct{})}
+func newProgress(w io.Writer, sources []string, tel *pipeline.Telemetry) *progress {
+	p := &progress{w: w, tel: tel, quit: make(chan struct{}), done: make(chan struct{})}
 	for _, name := range sources {
 		st, err := os.Stat(name)
 		if name == "-" || err != nil || !st.Mode().IsRegular() {
@@ -93,7 +78,7 @@ func (p *progress) start() {
 			case <-p.quit:
 				return
 			case <-t.C:
-				statusLine.show(p.w, p.line(time.Since(p.begin), terminalWidth(p.w)))
+				p.draw(time.Since(p.begin))
 			}
 		}
 	}()
@@ -128,10 +113,17 @@ func (p *progress) rate(now sample) float64 {
 	return float64(now.packets-from.packets) / secs
 }
 
-// line is the progress text after elapsed, cut to the terminal's width.
-// Packets/s is the recent rate; the ETA follows the average byte rate.
-func (p *progress) line(elapsed time.Duration, width int) string {
-	bytes, packets, flows := p.counts.Bytes.Load(), p.counts.Packets.Load(), p.flows.Load()
+// draw shows the progress line with the run's counts at elapsed.
+func (p *progress) draw(elapsed time.Duration) {
+	s := p.tel.Snapshot()
+	statusLine.show(p.w, p.line(elapsed, terminalWidth(p.w), s.SourceBytes, s.PacketsProcessed+s.PacketsIgnored, s.FlowsExpired))
+}
+
+// line is the progress text after elapsed, given the bytes read from the
+// sources, the packets read and the flows written, cut to the terminal's
+// width. Packets/s is the recent rate; the ETA follows the average byte
+// rate.
+func (p *progress) line(elapsed time.Duration, width int, bytes, packets, flows uint64) string {
 	secs := max(elapsed.Seconds(), 1e-3)
 	pps := p.rate(sample{elapsed, packets})
 	var b strings.Builder

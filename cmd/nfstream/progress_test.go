@@ -130,21 +130,17 @@ func TestNoProgressOffTerminal(t *testing.T) {
 // TestProgressLine checks the text of the progress line.
 func TestProgressLine(t *testing.T) {
 	p := &progress{total: 10_000_000}
-	p.counts.Bytes.Store(2_500_000)
-	p.counts.Packets.Store(50_000)
-	p.flows.Store(1234)
-	got := p.line(time.Second, 200)
+	got := p.line(time.Second, 200, 2_500_000, 50_000, 1234)
 	want := "2.5 MB of 10 MB (25%), 50k packets/s, 1234 flows, ETA 0:03"
 	if got != want {
 		t.Errorf("line %q; want %q", got, want)
 	}
-	if got := p.line(2*time.Second, 20); len(got) != 19 {
+	if got := p.line(2*time.Second, 20, 2_500_000, 50_000, 1234); len(got) != 19 {
 		t.Errorf("cut to 20 columns: %q", got)
 	}
 	// Unknown total (standard input): bytes read, no ETA.
 	p = &progress{}
-	p.counts.Bytes.Store(999)
-	if got, want := p.line(time.Second, 200), "999 B read, 0 packets/s, 0 flows"; got != want {
+	if got, want := p.line(time.Second, 200, 999, 0, 0), "999 B read, 0 packets/s, 0 flows"; got != want {
 		t.Errorf("line %q; want %q", got, want)
 	}
 	for n, want := range map[uint64]string{0: "0 B", 1000: "1.0 kB", 123456789: "123 MB", 5_400_000_000: "5.4 GB"} {

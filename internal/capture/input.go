@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
 	"time"
 )
 
@@ -37,20 +36,22 @@ type deadliner interface {
 	SetReadDeadline(t time.Time) error
 }
 
-// counting counts the bytes read from r, in n and, once set, in total.
+// counting counts the bytes read from r in n, and calls hook, once set,
+// before every read and when r ends or fails (see ReadHook).
 type counting struct {
-	r     io.Reader
-	n     uint64
-	total *atomic.Uint64
+	r    io.Reader
+	n    uint64
+	hook func(bytesRead uint64)
 }
 
 func (c *counting) Read(p []byte) (int, error) {
+	if c.hook != nil {
+		c.hook(c.n)
+	}
 	n, err := c.r.Read(p)
-	if n > 0 {
-		c.n += uint64(n)
-		if c.total != nil {
-			c.total.Add(uint64(n))
-		}
+	c.n += uint64(n)
+	if err != nil && c.hook != nil {
+		c.hook(c.n)
 	}
 	return n, err
 }
@@ -72,24 +73,21 @@ type Interrupter interface {
 	Interrupt()
 }
 
-// ByteCounter is implemented by the sources of Open and NewReader.
-// CountBytes adds to total the bytes read from the input so far, and then
-// those of every later read as it happens (a read buffer at a time, not
-// per record), so another goroutine can follow the reading. Call it from
-// the goroutine that calls Next.
-type ByteCounter interface {
-	CountBytes(total *atomic.Uint64)
+// ReadHook is implemented by the sources of Open and NewReader. OnRead
+// makes the source call fn, on the goroutine that calls Next, before
+// every read from its input (a read buffer at a time, not per record) and
+// once more when the input ends, with the bytes read from the input so
+// far. A caller that counts its own work publishes it there: the counts
+// are then current whenever a read may wait (a quiet pipe), at the cost
+// of one call per buffer.
+type ReadHook interface {
+	OnRead(fn func(bytesRead uint64))
 }
 
 func (in *input) interrupt() {
 	if in.dl != nil {
 		in.dl.SetReadDeadline(time.Now())
 	}
-}
-
-func (in *input) countBytes(total *atomic.Uint64) {
-	total.Add(in.raw.n)
-	in.raw.total = total
 }
 
 // read reads len(p) bytes and returns how many it got. A short count means

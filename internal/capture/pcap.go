@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
-	"sync/atomic"
 )
 
 // Classic pcap, read the way libpcap 1.10's sf-pcap.c reads it
@@ -217,5 +216,6 @@ func (r *pcapReader) Close() error {
 // Interrupt stops a read waiting for input. See Interrupter.
 func (r *pcapReader) Interrupt() { r.in.interrupt() }
 
-// CountBytes counts the bytes read into total. See ByteCounter.
-func (r *pcapReader) CountBytes(total *atomic.Uint64) { r.in.countBytes(total) }
+// OnRead sets the hook called before every read of the input. See
+// ReadHook.
+func (r *pcapReader) OnRead(fn func(bytesRead uint64)) { r.in.raw.hook = fn }

@@ -3,7 +3,6 @@ package capture
 import (
 	"encoding/binary"
 	"io"
-	"sync/atomic"
 )
 
 // pcapng, read the way libpcap 1.10's sf-pcapng.c reads it
@@ -437,5 +436,6 @@ func (r *pcapngReader) Close() error {
 // Interrupt stops a read waiting for input. See Interrupter.
 func (r *pcapngReader) Interrupt() { r.in.interrupt() }
 
-// CountBytes counts the bytes read into total. See ByteCounter.
-func (r *pcapngReader) CountBytes(total *atomic.Uint64) { r.in.countBytes(total) }
+// OnRead sets the hook called before every read of the input. See
+// ReadHook.
+func (r *pcapngReader) OnRead(fn func(bytesRead uint64)) { r.in.raw.hook = fn }

@@ -2,7 +2,6 @@ package filter
 
 import (
 	"fmt"
-	"sync/atomic"
 
 	"golang.org/x/net/bpf"
 
@@ -108,9 +107,9 @@ func (s *filtered) Interrupt() {
 	}
 }
 
-// CountBytes passes on to the filtered source. See capture.ByteCounter.
-func (s *filtered) CountBytes(total *atomic.Uint64) {
-	if c, ok := s.src.(capture.ByteCounter); ok {
-		c.CountBytes(total)
+// OnRead passes on to the filtered source. See capture.ReadHook.
+func (s *filtered) OnRead(fn func(bytesRead uint64)) {
+	if h, ok := s.src.(capture.ReadHook); ok {
+		h.OnRead(fn)
 	}
 }

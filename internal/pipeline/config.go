@@ -59,8 +59,6 @@ type FileConfig struct {
 	// Meters is the number of meters packets are sharded to (0 or 1: one).
 	// The output is the same whatever the number.
 	Meters int
-	// Progress, if set, follows the reading as it goes.
-	Progress *Progress
 }
 
 // Validate names the first bad field.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/decode"
@@ -17,15 +16,6 @@ import (
 	"github.com/nfstream-go/nfstream/internal/output"
 	"github.com/nfstream-go/nfstream/internal/plugin"
 )
-
-// Progress counts the reading of a run over files as it goes
-// (FileConfig.Progress), for another goroutine to show: the reader
-// updates it every progressEvery records
-// and every read buffer, not per record.
-type Progress struct {
-	Bytes   atomic.Uint64 // bytes read from the sources
-	Packets atomic.Uint64 // records read
-}
 
 // Stats counts what a run did.
 type Stats struct {
@@ -245,11 +235,8 @@ func (b *batch) resolve() {
 // reader shards to them (meterSharded).
 func meterAll(ctx context.Context, cfg *FileConfig, open func(string) (capture.Source, error), m *meter.Meter, st *Stats) error {
 	d := &direct{m: m, b: new(batch), keep: cfg.Meter.Dissections > 0 || len(cfg.Meter.Plugins) > 0}
-	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: d}
-	if cfg.Telemetry != nil {
-		r.tel = cfg.Telemetry.meter(0)
-		d.tel = r.tel
-	}
+	r := newReader(cfg, d)
+	d.tel = r.counters
 	err := r.readAll(ctx, open)
 	st.Packets, st.Ignored = r.packets, r.ignored
 	st.PacketLimitReached = r.limited
@@ -317,9 +304,33 @@ type reader struct {
 	dec              decode.Decoder
 	dst              target
 	packets, ignored uint64
-	limited          bool           // stopped at MaxPackets
-	tel              *meterCounters // the Telemetry's, if any
+	bytes            uint64 // frame lengths of the records read
+	limited          bool   // stopped at MaxPackets
 	err              error
+	// With a Telemetry, the reader publishes its counts there (publish).
+	tel      *Telemetry
+	counters *meterCounters // tel's first meter's, where the reader counts
+	// Bytes read from the sources done, and from the current one.
+	sourcesDone, sourceBytes uint64
+}
+
+func newReader(cfg *FileConfig, dst target) *reader {
+	r := &reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: dst, tel: cfg.Telemetry}
+	if r.tel != nil {
+		r.counters = r.tel.meter(0)
+	}
+	return r
+}
+
+// publish stores the reader's counts in the Telemetry. It runs before
+// every read of the input (capture.ReadHook) and at the end of each
+// source, not per record: the counts are current whenever the reading
+// waits, and the per-record path counts in plain fields.
+func (r *reader) publish() {
+	r.counters.packets.Store(r.packets)
+	r.counters.ignored.Store(r.ignored)
+	r.counters.bytes.Store(r.bytes)
+	r.tel.sourceBytes.Store(r.sourcesDone + r.sourceBytes)
 }
 
 func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source, error)) error {
@@ -377,21 +388,19 @@ func openSource(ctx context.Context, open func(string) (capture.Source, error), 
 	}
 }
 
-// progressEvery is how many records pass between updates of
-// FileConfig.Progress.
-const progressEvery = 256
-
 // readSource decodes the packets of one source for the target; the caller
 // flushes the target.
 func (r *reader) readSource(ctx context.Context, name string, src capture.Source) error {
 	var pkt capture.Packet
 	checked := capture.LinkType(1<<32 - 1)
-	prog := r.cfg.Progress
-	if prog != nil {
-		if c, ok := src.(capture.ByteCounter); ok {
-			c.CountBytes(&prog.Bytes)
+	if r.tel != nil {
+		if h, ok := src.(capture.ReadHook); ok {
+			h.OnRead(func(n uint64) { r.sourceBytes = n; r.publish() })
 		}
-		defer func() { prog.Packets.Store(r.packets) }()
+		defer func() {
+			r.sourcesDone, r.sourceBytes = r.sourcesDone+r.sourceBytes, 0
+			r.publish()
+		}()
 	}
 	// A read waiting for input (a quiet pipe) ends when ctx is done.
 	if i, ok := src.(capture.Interrupter); ok {
@@ -404,9 +413,6 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 		}
 		if r.packets%checkEvery == 0 && ctx.Err() != nil {
 			return ErrInterrupted
-		}
-		if prog != nil && r.packets%progressEvery == 0 {
-			prog.Packets.Store(r.packets)
 		}
 		p, ok := r.dst.slot()
 		if !ok {
@@ -423,6 +429,7 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 			return err
 		}
 		r.packets++
+		r.bytes += uint64(pkt.Len)
 		if pkt.LinkType != checked {
 			if !decode.Supported(pkt.LinkType) {
 				return fmt.Errorf("%q: link type %d is not supported", name, pkt.LinkType)
@@ -431,13 +438,7 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 		}
 		if !r.dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, p) {
 			r.ignored++
-			if r.tel != nil {
-				r.tel.read(pkt.Len, true)
-			}
 			continue
-		}
-		if r.tel != nil {
-			r.tel.read(pkt.Len, false)
 		}
 		if !r.dst.add(pkt.TimeMS()) {
 			return errStop

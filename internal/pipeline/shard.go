@@ -364,10 +364,7 @@ func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (captu
 			sm.run()
 		}()
 	}
-	r := reader{cfg: cfg, dec: decode.Decoder{Options: cfg.Decode}, dst: sh}
-	if cfg.Telemetry != nil {
-		r.tel = cfg.Telemetry.meter(0)
-	}
+	r := newReader(cfg, sh)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -25,6 +25,9 @@ type Telemetry struct {
 
 	flows      [4]atomic.Uint64 // written, by reason: idle, active, custom, evicted
 	sinkErrors atomic.Uint64
+	// sourceBytes counts the bytes read from the capture files (headers
+	// included), for a progress display: file runs only.
+	sourceBytes atomic.Uint64
 }
 
 // meterCounters are one meter's counters, padded to a cache line of their
@@ -61,6 +64,9 @@ type Snapshot struct {
 	FlowsByReason    map[string]uint64 `json:"flows_expired_by_reason"`
 	SinkErrors       uint64            `json:"sink_errors"`
 	PacketsReceived  uint64            `json:"packets_received_by_kernel"`
+	// SourceBytes is what a file run read from its capture files so far
+	// (not in NFStream's report).
+	SourceBytes uint64 `json:"-"`
 }
 
 // reasons names the expiration ids in FlowsByReason.
@@ -143,6 +149,7 @@ func (t *Telemetry) Snapshot() Snapshot {
 		s.FlowsExpired += n
 	}
 	s.SinkErrors = t.sinkErrors.Load()
+	s.SourceBytes = t.sourceBytes.Load()
 	if kernel != nil {
 		s.PacketsReceived, s.PacketsDropped = kernel()
 	}
