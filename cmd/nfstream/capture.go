@@ -3,7 +3,6 @@ package main
 import (
 	"runtime"
 	"strings"
-	"sync/atomic"
 
 	"github.com/spf13/pflag"
 
@@ -25,9 +24,6 @@ type captureOptions struct {
 	metrics   string
 
 	expr string // the filter: -f, or the trailing arguments
-	// opened is set once openFile opened a capture (the reader may run
-	// in a goroutine of its own).
-	opened atomic.Bool
 }
 
 func (o *captureOptions) addFlags(fs *pflag.FlagSet) {
@@ -150,9 +146,6 @@ func (o *captureOptions) openLive() ([]*capture.Live, error) {
 // openFile opens a capture file with the filter, if any, applied.
 func (o *captureOptions) openFile(name string) (capture.Source, error) {
 	src, err := capture.Open(name)
-	if err == nil {
-		o.opened.Store(true)
-	}
 	if err != nil || o.expr == "" {
 		return src, err
 	}

@@ -6,14 +6,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/filter"
-	"github.com/nfstream-go/nfstream/internal/output"
 )
 
 // Command-line traps users fall into, caught before any work with a usage
@@ -184,22 +182,4 @@ func checkOutputNotInput(out string, files []string) error {
 		}
 	}
 	return nil
-}
-
-// discardUnlessRead closes the output of a run normally once an input was
-// opened, and discards it otherwise: standard input that is not a capture
-// must not replace an earlier run's file with an empty one. (Files named
-// with -r were checked before the output was opened: checkInputs.)
-type discardUnlessRead struct {
-	output.Sink
-	out  *opened
-	read *atomic.Bool
-}
-
-func (d *discardUnlessRead) Close() error {
-	if !d.read.Load() {
-		d.out.abort()
-		return nil
-	}
-	return d.Sink.Close()
 }

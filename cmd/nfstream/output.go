@@ -197,7 +197,7 @@ func (s *opened) failed() bool { return s.watch.err != nil }
 
 // watched remembers the first error of the sink it wraps. It is the sink
 // handed to the pipeline, and an output.Aborter: Abort discards the file
-// being written (see opened.abort).
+// being written (pipeline.Run calls it when no input could be opened).
 type watched struct {
 	output.Sink
 	raw output.Sink // the file or standard output sink, under anonymize
@@ -222,16 +222,6 @@ func (w *watched) note(err error) error {
 func (w *watched) Begin(cols []features.Column) error { return w.note(w.Sink.Begin(cols)) }
 func (w *watched) Write(r *features.Record) error     { return w.note(w.Sink.Write(r)) }
 func (w *watched) Close() error                       { return w.note(w.Sink.Close()) }
-
-// abort discards the output instead of closing it, for a run that failed
-// before it read any input: the file being written is removed and its
-// final name left as it was (files a rotation completed stay); a device or
-// pipe is closed. It stops the SIGHUP handler too. After Close it does
-// nothing.
-func (s *opened) abort() {
-	s.watch.Abort()
-	s.done()
-}
 
 // done stops the SIGHUP handler (and the live rotation ticker).
 func (s *opened) done() {

@@ -255,7 +255,7 @@ func TestOpenedAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Abort()
-	out.abort() // twice is harmless
+	a.Abort() // twice is harmless
 	if b, _ := os.ReadFile(final); string(b) != "previous\n" {
 		t.Errorf("the previous file changed: %q", b)
 	}

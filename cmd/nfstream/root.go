@@ -298,13 +298,13 @@ func run(cmd *cobra.Command, o *options) error {
 	if err != nil {
 		return err
 	}
-	st, err := runFiles(cmd, o, &discardUnlessRead{Sink: out.sink, out: out, read: &o.in.opened}, tel)
+	st, err := runFiles(cmd, o, out.sink, tel)
 	stop()
 	out.done()
 	// After a write error, or when no input could be read, the output is
 	// not there: say nothing of it.
 	var summary string
-	if !o.quiet && !o.out.toStdout() && !out.failed() && o.in.opened.Load() {
+	if !o.quiet && !o.out.toStdout() && !out.failed() && st.Sources > 0 {
 		summary = fmt.Sprintf("nfstream: %s flows from %s packets (%s ignored) written to %s%s\n",
 			strconv.FormatUint(st.Flows, 10), strconv.FormatUint(st.Packets, 10), strconv.FormatUint(st.Ignored, 10), out.describe(), st.LimitNotes())
 	}

@@ -23,6 +23,7 @@ type Stats struct {
 	Ignored   uint64 // records the decoder ignored
 	Processed uint64 // packets metered
 	Flows     uint64 // flows written
+	Sources   int    // capture sources opened (file runs)
 	// Evicted counts the flows written early because a meter held
 	// MaxActiveFlows (expiration id 2).
 	Evicted uint64
@@ -126,17 +127,26 @@ func (st *Stats) start(cfg *Common, sink output.Sink, cols []features.Column) (o
 }
 
 // Run reads every source through the decoder and the meter into sink, and
-// closes the sink. cfg must be valid (Validate); an invalid cfg is
+// closes the sink. A run that fails before any source could be opened
+// (standard input that is not a capture, a signal while a FIFO waits for
+// its writer) has read nothing: it aborts a sink that is an
+// output.Aborter instead, so an earlier file under the output's name is
+// left as it was. cfg must be valid (Validate); an invalid cfg is
 // refused before the sink is begun.
 func Run(ctx context.Context, cfg FileConfig, sink output.Sink, cols []features.Column) (st Stats, err error) {
 	if err := cfg.Validate(); err != nil {
 		return st, err
 	}
+	given := sink
 	sink, err = st.start(&cfg.Common, sink, cols)
 	if err != nil {
 		return st, err
 	}
 	defer func() {
+		if a, ok := given.(output.Aborter); ok && err != nil && st.Sources == 0 {
+			a.Abort()
+			return
+		}
 		if cerr := sink.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
@@ -238,7 +248,7 @@ func meterAll(ctx context.Context, cfg *FileConfig, open func(string) (capture.S
 	r := newReader(cfg, d)
 	d.tel = r.counters
 	err := r.readAll(ctx, open)
-	st.Packets, st.Ignored = r.packets, r.ignored
+	st.Packets, st.Ignored, st.Sources = r.packets, r.ignored, r.opened
 	st.PacketLimitReached = r.limited
 	if d.err != nil {
 		return d.err
@@ -305,6 +315,7 @@ type reader struct {
 	dst              target
 	packets, ignored uint64
 	bytes            uint64 // frame lengths of the records read
+	opened           int    // sources opened
 	limited          bool   // stopped at MaxPackets
 	err              error
 	// With a Telemetry, the reader publishes its counts there (publish).
@@ -339,6 +350,7 @@ func (r *reader) readAll(ctx context.Context, open func(string) (capture.Source,
 		if err != nil {
 			return err
 		}
+		r.opened++
 		err = r.readSource(ctx, name, src)
 		if !r.dst.flush() && err == nil {
 			err = errStop

@@ -387,7 +387,7 @@ func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (captu
 		st.Processed += sm.m.Processed()
 		sm.m.Close()
 	}
-	st.Packets, st.Ignored = r.packets, r.ignored
+	st.Packets, st.Ignored, st.Sources = r.packets, r.ignored, r.opened
 	st.PacketLimitReached = r.limited
 	if writeErr != nil {
 		return writeErr
