@@ -22,6 +22,8 @@ import (
 
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
+
+	"github.com/nfstream-go/nfstream/internal/testing/netns"
 )
 
 var (
@@ -62,7 +64,7 @@ func BenchmarkLiveVeth(b *testing.B) {
 	// its buffer is full), so B answers nothing: the link carries only the
 	// sender's frames.
 	var sink *net.UDPConn
-	if err := <-goInNS(v.nsB, func() (err error) {
+	if err := <-netns.Go(v.nsB, func() (err error) {
 		sink, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(v.addrB, sinkPort)))
 		return err
 	}); err != nil {
@@ -193,28 +195,6 @@ func (v *veth) arrived(b *testing.B) uint64 {
 	return n
 }
 
-// goInNS runs fn on a thread in the namespace. The thread is never
-// unlocked: it ends with fn, and sockets fn opens stay in the namespace.
-func goInNS(ns string, fn func() error) <-chan error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-		f.Close()
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return errc
-}
-
 // frames builds one Ethernet/IPv4/UDP frame of size bytes for each of n
 // flows, from A (source port 10000+i) to B's sink port.
 func frames(v *veth, n, size int) [][]byte {
@@ -226,7 +206,7 @@ func frames(v *veth, n, size int) [][]byte {
 		ip := []byte{0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0}
 		binary.BigEndian.PutUint16(ip[2:], uint16(28+payload))
 		ip = append(append(ip, v.addrA.AsSlice()...), v.addrB.AsSlice()...)
-		binary.BigEndian.PutUint16(ip[10:], checksum(ip))
+		binary.BigEndian.PutUint16(ip[10:], netns.Checksum(ip))
 		f = append(f, ip...)
 		f = binary.BigEndian.AppendUint16(f, uint16(10000+i))
 		f = binary.BigEndian.AppendUint16(f, sinkPort)
@@ -235,17 +215,6 @@ func frames(v *veth, n, size int) [][]byte {
 		out[i] = append(f, make([]byte, payload)...)
 	}
 	return out
-}
-
-func checksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return ^uint16(s)
 }
 
 // sender writes frames into A's end of the pair from a packet socket
@@ -274,7 +243,7 @@ type sent struct {
 func startSender(v *veth, frames [][]byte) (*sender, error) {
 	s := &sender{trials: make(chan trial), results: make(chan sent)}
 	ready := make(chan error, 1)
-	s.done = goInNS(v.nsA, func() error {
+	s.done = netns.Go(v.nsA, func() error {
 		ifi, err := net.InterfaceByName(v.ifA)
 		if err != nil {
 			ready <- err
