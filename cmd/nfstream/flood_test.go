@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,18 +311,7 @@ func TestLiveEviction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	metrics := func() string {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
-	for i := 0; i < 50 && metrics() == ""; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
+	scrapeUntil(addr, 50)
 	const n, limit = 1000, 100
 	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40997}
 	for i := 0; i < n; i++ {
@@ -336,13 +323,7 @@ func TestLiveEviction(t *testing.T) {
 		c.Close()
 	}
 	want := fmt.Sprintf(`nfstream_flows_exported_total{reason="evicted"} %d`, n-limit)
-	var body string
-	for i := 0; i < 50; i++ {
-		if body = metrics(); strings.Contains(body, want) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	body := scrapeUntil(addr, 50, want)
 	if !strings.Contains(body, want) {
 		t.Errorf("metrics do not say %q:\n%s", want, body)
 	}

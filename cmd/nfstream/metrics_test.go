@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -124,24 +123,7 @@ func TestFileMetrics(t *testing.T) {
 		"nfstream_kernel_dropped_packets_total 0\n",
 		"nfstream_sink_errors_total 0\n",
 	}
-	var metrics string
-	for i := 0; i < 100; i++ {
-		time.Sleep(100 * time.Millisecond)
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			continue
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		metrics = string(b)
-		all := true
-		for _, w := range want {
-			all = all && strings.Contains(metrics, w)
-		}
-		if all {
-			break
-		}
-	}
+	metrics := scrapeUntil(addr, 100, want...)
 	for _, w := range want {
 		if !strings.Contains(metrics, w) {
 			t.Errorf("while the run waits on the pipe, metrics lack %q:\n%s", w, metrics)

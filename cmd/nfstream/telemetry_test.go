@@ -46,16 +46,7 @@ func TestReportAndMetrics(t *testing.T) {
 		close(reports)
 	}()
 	// Wait for the metrics endpoint: the capture is set up by then.
-	var body string
-	for i := 0; i < 50 && body == ""; i++ {
-		time.Sleep(100 * time.Millisecond)
-		if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-		}
-	}
-	if body == "" {
+	if scrapeUntil(addr, 50) == "" {
 		cmd.Process.Kill()
 		t.Fatal("metrics endpoint never answered")
 	}
@@ -75,21 +66,8 @@ func TestReportAndMetrics(t *testing.T) {
 		fmt.Fprintf(send, "datagram %02d", i) // 11 bytes: frames of 14+20+8+11 = 53
 	}
 	send.Close()
-	var metrics string
-	for i := 0; i < 30; i++ {
-		time.Sleep(100 * time.Millisecond)
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			continue
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		// The active-flow gauge is refreshed when the link goes quiet.
-		if metrics = string(b); strings.Contains(metrics, fmt.Sprintf("nfstream_packets_total %d\n", n)) &&
-			strings.Contains(metrics, "nfstream_active_flows 1\n") {
-			break
-		}
-	}
+	// The active-flow gauge is refreshed when the link goes quiet.
+	metrics := scrapeUntil(addr, 30, fmt.Sprintf("nfstream_packets_total %d\n", n), "nfstream_active_flows 1\n")
 	for _, want := range []string{
 		fmt.Sprintf("nfstream_packets_total %d\n", n),
 		fmt.Sprintf("nfstream_bytes_total %d\n", n*53),
@@ -134,4 +112,29 @@ func TestReportAndMetrics(t *testing.T) {
 	if rows := lines(string(b)); len(rows) != 2 || !strings.Contains(rows[1], fmt.Sprintf(",%d,%d,", n, n*53)) {
 		t.Errorf("flows written after SIGTERM:\n%s", b)
 	}
+}
+
+// scrapeUntil fetches http://addr/metrics every 100 ms, at most tries
+// times, until the text holds every one of want (with none, until the
+// endpoint answers), and returns the last text: "" if it never answered.
+func scrapeUntil(addr string, tries int, want ...string) string {
+	var text string
+	for i := 0; i < tries; i++ {
+		time.Sleep(100 * time.Millisecond)
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		text = string(b)
+		all := true
+		for _, w := range want {
+			all = all && strings.Contains(text, w)
+		}
+		if all {
+			return text
+		}
+	}
+	return text
 }
