@@ -132,7 +132,6 @@ type Meter struct {
 	// maxActive is Config.MaxActive, or the largest int for no bound, so
 	// the check at flow creation is one compare.
 	maxActive int
-	evicted   uint64
 
 	tick, scanTick uint64
 	processed      uint64
@@ -207,10 +206,6 @@ func (m *Meter) Close() {
 
 // ActiveFlows returns the number of flows in the table.
 func (m *Meter) ActiveFlows() int { return m.table.n }
-
-// Evicted returns the number of flows exported early because the table was
-// full (Config.MaxActive).
-func (m *Meter) Evicted() uint64 { return m.evicted }
 
 // Processed returns the number of packets metered.
 func (m *Meter) Processed() uint64 { return m.processed }
@@ -448,7 +443,6 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 // most one flow leaves at an event in phase PhasePacket: the records of a
 // meter stay in features.Order.
 func (m *Meter) evict() error {
-	m.evicted++
 	return m.expire(m.head, features.ExpiredEvicted, features.PhasePacket)
 }
 
