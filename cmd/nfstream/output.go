@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -174,7 +172,7 @@ type opened struct {
 	watch  *watched
 	rot    *output.Rotating // when rotating
 	name   string           // for messages
-	closed chan struct{}    // closed when the run is over, stops the SIGHUP handler
+	closed chan struct{}    // closed when the run is over, stops the rotation ticker
 }
 
 // describe tells where the flows went.
@@ -223,9 +221,10 @@ func (w *watched) Begin(cols []features.Column) error { return w.note(w.Sink.Beg
 func (w *watched) Write(r *features.Record) error     { return w.note(w.Sink.Write(r)) }
 func (w *watched) Close() error                       { return w.note(w.Sink.Close()) }
 
-// done stops the SIGHUP handler (and the live rotation ticker).
+// done stops SIGHUP's rotation and the live rotation ticker.
 func (s *opened) done() {
 	if s.closed != nil {
+		onHangup(nil)
 		close(s.closed)
 	}
 }
@@ -302,31 +301,26 @@ func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 		s.rot = output.NewRotating(rc)
 		s.sink = s.rot
 		s.closed = make(chan struct{})
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		go func() {
-			defer signal.Stop(hup)
+		// SIGHUP closes the current file (signals.go routes it here).
+		// Errors are kept by the sink and stop the run at the next flow,
+		// or at the end.
+		onHangup(func() { s.rot.Rotate() })
+		if out.wallClock && out.rotate > 0 {
 			// Live, a file is closed when its interval has passed on the
 			// wall clock, even if no flow expires after it.
-			var tick <-chan time.Time
-			if out.wallClock && out.rotate > 0 {
+			go func() {
 				t := time.NewTicker(min(out.rotate, time.Second))
 				defer t.Stop()
-				tick = t.C
-			}
-			for {
-				// Errors are kept by the sink and stop the run at the
-				// next flow, or at the end.
-				select {
-				case <-hup:
-					s.rot.Rotate()
-				case <-tick:
-					s.rot.CloseElapsed()
-				case <-s.closed:
-					return
+				for {
+					select {
+					case <-t.C:
+						s.rot.CloseElapsed()
+					case <-s.closed:
+						return
+					}
 				}
-			}
-		}()
+			}()
+		}
 	default:
 		if out.wallClock {
 			// Live: a text file is written in place and flushed every

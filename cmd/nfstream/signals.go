@@ -21,8 +21,9 @@ import (
 //     removed (files under their final names are complete; the flows not
 //     written yet are lost) and the process exits with status 130 at once.
 //   - SIGHUP never kills a run. With rotation (--rotate, --rotate-flows)
-//     the output's own handler (openOutput) closes the current file;
-//     without, it is ignored, said once on standard error unless -q.
+//     it closes the current file (openOutput registers that with
+//     onHangup); without, it is ignored, said once on standard error
+//     unless -q.
 func handleSignals() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan os.Signal, 2)
@@ -61,13 +62,14 @@ type hangupState struct {
 	known, rotating, quiet bool
 	early                  bool // a SIGHUP came before the options were known
 	told                   bool
+	rotate                 func() // the open rotated output's, if any
 }
 
 var hangups hangupState
 
 // setHangupPolicy tells the SIGHUP handler whether the run rotates its
-// output (the output's handler then acts on SIGHUP) and whether it may
-// write on standard error.
+// output (a SIGHUP then rotates once the output is open, onHangup) and
+// whether it may write on standard error.
 func setHangupPolicy(rotating, quiet bool) {
 	h := &hangups
 	h.Lock()
@@ -78,15 +80,28 @@ func setHangupPolicy(rotating, quiet bool) {
 	}
 }
 
+// onHangup sets what a SIGHUP does to the open rotated output (nil once it
+// is closed).
+func onHangup(rotate func()) {
+	hangups.Lock()
+	defer hangups.Unlock()
+	hangups.rotate = rotate
+}
+
 // received handles one SIGHUP.
 func (h *hangupState) received() {
 	h.Lock()
-	defer h.Unlock()
+	rotate := h.rotate
 	switch {
+	case rotate != nil:
 	case !h.known:
 		h.early = true
 	case !h.rotating:
 		h.tell()
+	}
+	h.Unlock()
+	if rotate != nil {
+		rotate()
 	}
 }
 
