@@ -236,12 +236,8 @@ func (f *Flow) Attr(name string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	if !f.synced {
-		f.view.cfg.Export(f.live, f.splt, f.rec)
-		f.synced = true
-	}
 	c := &f.view.cols[i]
-	r := f.rec
+	r := f.record()
 	switch c.Kind {
 	case features.KindUint:
 		return int64(c.Uint(r)), true
@@ -260,6 +256,16 @@ func (f *Flow) Attr(name string) (any, bool) {
 		return l, true
 	}
 	return nil, false
+}
+
+// record returns the record the flow's columns are read from, exporting
+// the live flow into the view's scratch record at the first call.
+func (f *Flow) record() *features.Record {
+	if !f.synced {
+		f.view.cfg.Export(f.live, f.splt, f.rec)
+		f.synced = true
+	}
+	return f.rec
 }
 
 // Key describes a flow for errors: protocol and endpoints.

@@ -77,16 +77,22 @@ var starFileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelContro
 // and line) before any output exists. Each instance runs the top level
 // anew with its own self, whose attributes are args.
 func LoadStarlark(path string, args []Arg) (Factory, error) {
+	return LoadStarlarkModels(path, args, nil)
+}
+
+// LoadStarlarkModels is LoadStarlark with the models a script reaches as
+// models.NAME (docs/models.md section 4).
+func LoadStarlarkModels(path string, args []Arg, models map[string]Model) (Factory, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return Factory{}, err
 	}
-	_, prog, err := starlark.SourceProgramOptions(starFileOptions, path, src, func(n string) bool { return n == "self" })
+	_, prog, err := starlark.SourceProgramOptions(starFileOptions, path, src, func(n string) bool { return n == "self" || n == "models" })
 	if err != nil {
 		return Factory{}, err
 	}
 	name := path
-	f := Factory{Name: name, New: func() (Plugin, error) { return newStarPlugin(name, prog, args) }}
+	f := Factory{Name: name, New: func() (Plugin, error) { return newStarPlugin(name, prog, args, models) }}
 	if _, err := f.New(); err != nil {
 		return Factory{}, err
 	}
@@ -103,7 +109,7 @@ type starPlugin struct {
 	args1                   [1]starlark.Value
 }
 
-func newStarPlugin(name string, prog *starlark.Program, args []Arg) (*starPlugin, error) {
+func newStarPlugin(name string, prog *starlark.Program, args []Arg, models map[string]Model) (*starPlugin, error) {
 	self := &starSelf{fields: map[string]starlark.Value{}}
 	for _, a := range args {
 		self.fields[a.Name] = toStar(a.Value)
@@ -113,7 +119,7 @@ func newStarPlugin(name string, prog *starlark.Program, args []Arg) (*starPlugin
 		t.Cancel(fmt.Sprintf("more than %d steps in one call (an endless loop?)", MaxSteps))
 	}
 	th.SetMaxExecutionSteps(MaxSteps)
-	g, err := prog.Init(th, starlark.StringDict{"self": self})
+	g, err := prog.Init(th, starlark.StringDict{"self": self, "models": newStarModels(models)})
 	if err != nil {
 		return nil, starError(err)
 	}
