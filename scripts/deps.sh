@@ -8,8 +8,10 @@ set -eu
 # independent judge in the capture tests), python3 (the judge of float and
 # address formatting), libndpi-bin (ndpiReader, the judge of the nDPI
 # integration), iproute2 (network namespaces for the live capture tests),
-# zstd (reads back .zst output), pkg-config and a C compiler for cgo.
-pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3 iproute2 zstd tshark"
+# zstd (reads back .zst output), pkg-config and a C compiler for cgo;
+# python3-sklearn, -xgboost, -onnx and -pandas train the models whose
+# predictions the model tests compare with ours (internal/model).
+pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3 iproute2 zstd tshark python3-sklearn python3-xgboost python3-onnx python3-pandas"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

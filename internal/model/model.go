@@ -1,0 +1,284 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Model is a loaded tree ensemble. Its methods are safe for concurrent use.
+type Model struct {
+	path       string
+	kind       string // "xgboost" or "onnx"
+	name       string // operator or objective, for Name
+	features   []string
+	nFeatures  int
+	classifier bool
+	labels     []any
+
+	nodes   []node
+	weights []weight
+	roots   []int32 // the root node of each tree
+
+	nScores int // score slots accumulated while walking (before the transform)
+	nOut    int // len of Eval's result
+	agg     aggregate
+	finish  func(m *Model, out []float64) // scores (out[:nScores]) -> result (out[:nOut])
+
+	init float64 // the scores' starting value
+	// XGBoost
+	baseMargin float32
+	// ONNX
+	base      []float32
+	post      postTransform
+	binary    bool // ONNX classifier: two labels, one class id used
+	positive  bool // ONNX classifier: all class weights >= 0
+	regOrigin float32
+}
+
+// node is one tree node. A branch sends x to yes when cmp(x[feature],
+// threshold) holds, and a missing value (NaN) to yes when missingYes; a
+// leaf adds weights[wFrom:wTo].
+type node struct {
+	feature    int32
+	threshold  float32
+	mode       nodeMode
+	missingYes bool
+	yes, no    int32
+	wFrom, wTo int32
+}
+
+type weight struct {
+	target int32
+	value  float32
+}
+
+type nodeMode uint8
+
+const (
+	modeLeaf nodeMode = iota
+	modeLEQ
+	modeLT
+	modeGTE
+	modeGT
+	modeEQ
+	modeNEQ
+)
+
+type aggregate uint8
+
+const (
+	aggSum aggregate = iota
+	aggAverage
+	aggMin
+	aggMax
+)
+
+// Load reads the trained model in path: an XGBoost JSON model (.json) or
+// an ONNX-ML tree ensemble (.onnx). Errors name the file and what is wrong
+// with it.
+func Load(path string) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	var m *Model
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".json":
+		m, err = parseXGBoost(data)
+	case ".onnx":
+		m, err = parseONNX(data)
+	default:
+		return nil, fmt.Errorf("model %q: unknown format %q (want .json for XGBoost or .onnx for ONNX-ML)", path, ext)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", path, err)
+	}
+	m.path = path
+	return m, nil
+}
+
+// Features returns the feature names the file carries (XGBoost's
+// feature_names, ONNX's metadata_props "features"), nil when it has none.
+func (m *Model) Features() []string { return m.features }
+
+// NumFeatures returns the number of inputs the model expects.
+func (m *Model) NumFeatures() int { return m.nFeatures }
+
+// IsClassifier says whether the model is a classifier.
+func (m *Model) IsClassifier() bool { return m.classifier }
+
+// Labels returns a classifier's class labels as trained (int64 or
+// string), in the order of Eval's probabilities; nil for a regressor.
+func (m *Model) Labels() []any { return m.labels }
+
+// Kind returns the format: "xgboost" or "onnx".
+func (m *Model) Kind() string { return m.kind }
+
+// Name describes the model: the XGBoost objective or the ONNX operator.
+func (m *Model) Name() string { return m.name }
+
+// NumTrees returns the number of trees evaluated.
+func (m *Model) NumTrees() int { return len(m.roots) }
+
+// Eval evaluates the model on x (len NumFeatures, NaN = missing) and
+// appends to out[:0] the probability of each label (classifiers) or the
+// predicted value (regressors). It allocates only when cap(out) is too
+// small. A short x counts its absent features as missing.
+func (m *Model) Eval(x []float64, out []float64) []float64 {
+	n := max(m.nScores, m.nOut)
+	if cap(out) < n {
+		out = make([]float64, n)
+	}
+	out = out[:n]
+	// An ONNX slot holds NaN until a leaf scores it (onnxruntime's
+	// has_score); XGBoost's start at the base margin, as XGBoost adds each
+	// tree to it in turn.
+	for i := range out[:m.nScores] {
+		out[i] = m.init
+	}
+	for _, r := range m.roots {
+		leaf := m.walk(r, x)
+		for _, w := range m.weights[leaf.wFrom:leaf.wTo] {
+			cur := out[w.target]
+			v := float64(w.value)
+			switch {
+			case cur != cur:
+				out[w.target] = v
+			case m.agg == aggSum || m.agg == aggAverage:
+				out[w.target] = float64(float32(cur) + w.value)
+			case m.agg == aggMin:
+				if v < cur {
+					out[w.target] = v
+				}
+			case m.agg == aggMax:
+				if v > cur {
+					out[w.target] = v
+				}
+			}
+		}
+	}
+	m.finish(m, out)
+	return out[:m.nOut]
+}
+
+func (m *Model) walk(r int32, x []float64) *node {
+	n := &m.nodes[r]
+	for n.mode != modeLeaf {
+		v := math.NaN()
+		if int(n.feature) < len(x) {
+			v = x[n.feature]
+		}
+		f := float32(v)
+		var yes bool
+		if f != f {
+			yes = n.missingYes || n.mode == modeNEQ
+		} else {
+			switch n.mode {
+			case modeLEQ:
+				yes = f <= n.threshold
+			case modeLT:
+				yes = f < n.threshold
+			case modeGTE:
+				yes = f >= n.threshold
+			case modeGT:
+				yes = f > n.threshold
+			case modeEQ:
+				yes = f == n.threshold
+			case modeNEQ:
+				yes = f != n.threshold
+			}
+		}
+		if yes {
+			n = &m.nodes[n.yes]
+		} else {
+			n = &m.nodes[n.no]
+		}
+	}
+	return n
+}
+
+// Predict evaluates x into scratch and returns, for a classifier, the
+// label of the highest probability (the first one on ties, as numpy's
+// argmax) and that probability; for a regressor the value (float64) and
+// NaN. out is Eval's result.
+func (m *Model) Predict(x []float64, scratch []float64) (label any, prob float64, out []float64) {
+	out = m.Eval(x, scratch)
+	if !m.classifier {
+		return out[0], math.NaN(), out
+	}
+	best := 0
+	for i, p := range out {
+		if p > out[best] || (out[best] != out[best] && p == p) {
+			best = i
+		}
+	}
+	return m.labels[best], out[best], out
+}
+
+// checkTrees verifies that every tree reachable from the roots is a tree:
+// children and features in range, no node reached twice (so no cycles), and
+// leaves' weights in range. what names the node numbering for errors.
+func (m *Model) checkTrees(nFeatures int) error {
+	seen := make([]bool, len(m.nodes))
+	var stack []int32
+	for t, r := range m.roots {
+		stack = append(stack[:0], r)
+		for len(stack) > 0 {
+			i := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if i < 0 || int(i) >= len(m.nodes) {
+				return fmt.Errorf("tree %d: child %d out of range (%d nodes)", t, i, len(m.nodes))
+			}
+			if seen[i] {
+				return fmt.Errorf("tree %d: node reached twice (not a tree)", t)
+			}
+			seen[i] = true
+			n := &m.nodes[i]
+			if n.mode == modeLeaf {
+				if n.wFrom < 0 || n.wTo < n.wFrom || int(n.wTo) > len(m.weights) {
+					return fmt.Errorf("tree %d: leaf weights out of range", t)
+				}
+				for _, w := range m.weights[n.wFrom:n.wTo] {
+					if w.target < 0 || int(w.target) >= m.nScores {
+						return fmt.Errorf("tree %d: leaf weight for output %d of %d", t, w.target, m.nScores)
+					}
+				}
+				continue
+			}
+			if n.feature < 0 || int(n.feature) >= nFeatures {
+				return fmt.Errorf("tree %d: split on feature %d of %d", t, n.feature, nFeatures)
+			}
+			stack = append(stack, n.yes, n.no)
+		}
+	}
+	return nil
+}
+
+var errTruncated = errors.New("truncated")
+
+// sigmoid32 is 1/(1+exp(-x)) in float32, as XGBoost computes it.
+func sigmoid32(x float32) float32 {
+	return float32(1 / (1 + math.Exp(-float64(x))))
+}
+
+// softmax replaces v with its softmax (max subtracted first), rounding to
+// float32 as the float32 implementations of XGBoost and onnxruntime do.
+func softmax32(v []float64) {
+	mx := math.Inf(-1)
+	for _, s := range v {
+		mx = max(mx, s)
+	}
+	var sum float32
+	for i, s := range v {
+		e := float32(math.Exp(float64(float32(s - mx))))
+		v[i] = float64(e)
+		sum += e
+	}
+	for i := range v {
+		v[i] = float64(float32(v[i]) / sum)
+	}
+}
