@@ -48,6 +48,7 @@ type options struct {
 	in             captureOptions
 	quiet          bool
 	plugins        []string
+	models         modelOptions
 
 	accounting features.AccountingMode // parsed from accountingMode
 	factories  []plugin.Factory        // loaded from plugins
@@ -66,6 +67,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.maxActive, "max-active-flows", 0, "hold at most `N` flows in memory; when full, the oldest flow is written early with expiration_id 2 (default: from the memory available, see README; 0: no limit)")
 	fs.Int64VarP(&o.count, "count", "c", 0, "stop after `N` packets (0: no limit): records read from the files, or packets taken from the rings live; every flow of those packets is written")
 	fs.StringArrayVar(&o.plugins, "plugin", nil, "run the NFStream plugin `FILE.star[:name=value,...]` (Starlark) or a built-in one (splt, flow_slicer, dhcp, ja4, mdns) on every flow; repeat for several, run in order (see docs/plugins.md)")
+	o.models.addFlags(fs)
 	o.in.addFlags(fs)
 	o.out.addFlags(fs)
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors on standard error")
@@ -133,9 +135,13 @@ func (o *options) validate(args []string) error {
 	if o.count < 0 {
 		return usagef("-c %d: must be 0 or more", o.count)
 	}
+	if err := o.loadModels(); err != nil {
+		return err
+	}
 	if err := o.loadPlugins(); err != nil {
 		return err
 	}
+	o.withModels()
 	// Each stage checks its own configuration too; the flags above name
 	// what the command line can get wrong, this catches the rest.
 	var err error
@@ -177,7 +183,7 @@ func (o *options) loadPlugins() error {
 		if builtin {
 			f, err = plugin.LoadBuiltin(file, kw)
 		} else {
-			f, err = plugin.LoadStarlark(file, kw)
+			f, err = plugin.LoadStarlarkModels(file, kw, o.models.loaded)
 		}
 		if err != nil {
 			return usagef("--plugin %s: %v", file, err)

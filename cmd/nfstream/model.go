@@ -1,0 +1,143 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/nfstream-go/nfstream/internal/model"
+	"github.com/nfstream-go/nfstream/internal/plugin"
+)
+
+// modelOptions are the flags that deploy trained models (docs/models.md).
+type modelOptions struct {
+	models   []string // --model NAME=FILE
+	features []string // --model-features NAME=col1,col2,...
+	at       []string // --model-at NAME=K
+
+	// loaded are the models by name, for plugin scripts; factories their
+	// plugins, in the order given.
+	loaded    map[string]plugin.Model
+	factories []plugin.Factory
+}
+
+func (m *modelOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&m.models, "model", nil, "deploy the trained model `NAME=FILE` (XGBoost .json, ONNX-ML .onnx): every flow gets udps.NAME_prediction and, for a classifier, udps.NAME_probability; repeatable (see docs/models.md)")
+	fs.StringArrayVar(&m.features, "model-features", nil, "the inputs of model NAME as `NAME=col1,col2,...` (column names, splt_ps_3 for element 3 of splt_ps), instead of the names the model carries")
+	fs.StringArrayVar(&m.at, "model-at", nil, "early classification: predict with model NAME when the flow reaches K packets, as `NAME=K` (adds udps.NAME_prediction_packets)")
+}
+
+// cutModelFlag splits a NAME=VALUE flag value, checking NAME is a model's name.
+func cutModelFlag(flag, v string) (name, value string, err error) {
+	name, value, ok := strings.Cut(v, "=")
+	if !ok || !isIdentifier(name) || value == "" {
+		return "", "", usagef("--%s %q: must be NAME=%s with NAME an identifier (letters, digits, _)", flag, v, map[string]string{
+			"model": "FILE", "model-features": "col1,col2,...", "model-at": "K"}[flag])
+	}
+	return name, value, nil
+}
+
+func isIdentifier(s string) bool {
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// loadModels loads the files of --model and checks every model's features
+// against the run's columns, so that a bad model or feature is a usage
+// error before any capture is opened.
+func (o *options) loadModels() error {
+	m := &o.models
+	m.loaded, m.factories = nil, nil
+	feats := map[string][]string{}
+	for _, v := range m.features {
+		name, cols, err := cutModelFlag("model-features", v)
+		if err != nil {
+			return err
+		}
+		if _, dup := feats[name]; dup {
+			return usagef("--model-features %s given twice", name)
+		}
+		list := strings.Split(cols, ",")
+		for i := range list {
+			list[i] = strings.TrimSpace(list[i])
+			if list[i] == "" {
+				return usagef("--model-features %q: an empty column name", v)
+			}
+		}
+		feats[name] = list
+	}
+	at := map[string]uint64{}
+	for _, v := range m.at {
+		name, k, err := cutModelFlag("model-at", v)
+		if err != nil {
+			return err
+		}
+		if _, dup := at[name]; dup {
+			return usagef("--model-at %s given twice", name)
+		}
+		n, err := strconv.ParseUint(k, 10, 64)
+		if err != nil || n == 0 {
+			return usagef("--model-at %q: K must be a number of packets, 1 or more", v)
+		}
+		at[name] = n
+	}
+	run := plugin.RunColumns{Schema: o.schema(), SPLT: o.splt}
+	scripts := false
+	for _, p := range o.plugins {
+		scripts = scripts || strings.Contains(p, ".star")
+	}
+	files := map[string]string{}
+	for _, v := range m.models {
+		name, file, err := cutModelFlag("model", v)
+		if err != nil {
+			return err
+		}
+		if prev, dup := files[name]; dup {
+			return usagef("--model %s given twice (%s and %s): each model needs its own name", name, prev, file)
+		}
+		files[name] = file
+		mod, err := model.Load(file)
+		if err != nil {
+			return usagef("--model %s: %v", name, err)
+		}
+		if m.loaded == nil {
+			m.loaded = map[string]plugin.Model{}
+		}
+		m.loaded[name] = mod
+		if mod.Features() == nil && feats[name] == nil && scripts && at[name] == 0 {
+			// Inputs without names: the model is for the scripts
+			// (docs/models.md section 4), which give its values.
+			continue
+		}
+		f, err := plugin.NewModel(plugin.ModelConfig{Name: name, File: file, Model: mod, Features: feats[name], At: at[name]}, run)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		m.factories = append(m.factories, f)
+	}
+	for name := range feats {
+		if _, ok := files[name]; !ok {
+			return usagef("--model-features %s: no --model %s=FILE", name, name)
+		}
+	}
+	for name := range at {
+		if _, ok := files[name]; !ok {
+			return usagef("--model-at %s: no --model %s=FILE", name, name)
+		}
+	}
+	return nil
+}
+
+// withModels puts the models' plugins before those of --plugin, so a
+// script's on_expire can read udps.NAME_prediction (docs/models.md
+// section 2).
+func (o *options) withModels() {
+	if len(o.models.factories) > 0 {
+		o.factories = append(append([]plugin.Factory(nil), o.models.factories...), o.factories...)
+	}
+}
