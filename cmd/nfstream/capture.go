@@ -3,6 +3,7 @@ package main
 import (
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -24,6 +25,8 @@ type captureOptions struct {
 	metrics   string
 
 	expr string // the filter: -f, or the trailing arguments
+	// blockTimeout is the rings' block timeout (0: capture's default).
+	blockTimeout time.Duration
 }
 
 func (o *captureOptions) addFlags(fs *pflag.FlagSet) {
@@ -118,7 +121,7 @@ func (o *captureOptions) meterCount() int {
 func (o *captureOptions) liveConfig() capture.LiveConfig {
 	return capture.LiveConfig{
 		Interface: o.iface, Snaplen: o.snaplen, Promisc: !o.noPromisc, BufferKiB: o.bufferKiB,
-		Rings: o.meterCount(),
+		Rings: o.meterCount(), Timeout: o.blockTimeout,
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,10 @@ func runLive(cmd *cobra.Command, o *options) error {
 		return err
 	}
 	defer stop()
+	system, err := o.sys.start(time.Duration(o.idleTimeout) * time.Second)
+	if err != nil {
+		return err
+	}
 	rings, err := o.in.openLive()
 	if err != nil {
 		return err
@@ -32,7 +37,7 @@ func runLive(cmd *cobra.Command, o *options) error {
 		return err
 	}
 	cfg := pipeline.LiveConfig{Common: o.common(true)}
-	cfg.Telemetry = tel
+	cfg.Telemetry, cfg.System = tel, system
 	st, err := pipeline.RunLive(cmd.Context(), cfg, rings, out.sink, o.schema().Columns())
 	stop()
 	out.done()
@@ -44,8 +49,8 @@ func runLive(cmd *cobra.Command, o *options) error {
 		if st.PacketLimitReached {
 			captured = st.Packets
 		}
-		summary = fmt.Sprintf("nfstream: %d packets captured on %q (%d dropped by the kernel), %d ignored; %d flows written to %s%s\n",
-			captured, o.in.iface, st.Dropped, st.Ignored, st.Flows, out.describe(), st.LimitNotes())
+		summary = fmt.Sprintf("nfstream: %d packets captured on %q (%d dropped by the kernel), %d ignored; %d flows written to %s%s%s\n",
+			captured, o.in.iface, st.Dropped, st.Ignored, st.Flows, out.describe(), st.LimitNotes(), sysvisSummary(system))
 	}
 	return finish(cmd, summary, err)
 }

@@ -73,7 +73,19 @@ type liveRun struct {
 // from the first packet.
 func (v *vethNet) startLive(t *testing.T, stdout io.Writer, meters int, args ...string) *liveRun {
 	t.Helper()
-	argv := append([]string{nfstreamBin, "-i", v.B.If, "--meters", strconv.Itoa(meters)}, args...)
+	return v.startOn(t, stdout, v.B.If, v.ifindexB, meters, args...)
+}
+
+// startLiveOn starts nfstream with one meter on B's loopback interface
+// (index 1 in a new namespace).
+func (v *vethNet) startLiveOn(t *testing.T, iface string, args ...string) *liveRun {
+	t.Helper()
+	return v.startOn(t, nil, iface, 1, 1, args...)
+}
+
+func (v *vethNet) startOn(t *testing.T, stdout io.Writer, iface string, ifindex, meters int, args ...string) *liveRun {
+	t.Helper()
+	argv := append([]string{nfstreamBin, "-i", iface, "--meters", strconv.Itoa(meters)}, args...)
 	r := &liveRun{cmd: v.Command(v.B.NS, argv...), done: make(chan struct{})}
 	r.cmd.Stdout, r.cmd.Stderr = stdout, &r.stderr
 	if err := r.cmd.Start(); err != nil {
@@ -88,14 +100,14 @@ func (v *vethNet) startLive(t *testing.T, stdout io.Writer, meters int, args ...
 		<-r.done
 	})
 	deadline := time.Now().Add(20 * time.Second)
-	for v.boundRings(r.cmd.Process.Pid) < meters {
+	for v.boundRings(r.cmd.Process.Pid, ifindex) < meters {
 		select {
 		case <-r.done:
 			t.Fatalf("nfstream %s: exited before capturing: %v\n%s", strings.Join(args, " "), r.err, r.stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nfstream has not bound %d rings to %s after 20s", meters, v.B.If)
+			t.Fatalf("nfstream has not bound %d rings to %s after 20s", meters, iface)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -105,10 +117,11 @@ func (v *vethNet) startLive(t *testing.T, stdout io.Writer, meters int, args ...
 	return r
 }
 
-// boundRings counts the packet sockets of process pid bound to ifB, from
+// boundRings counts the packet sockets of process pid bound to interface
+// ifindex, from
 // /proc/PID/net/packet (the process's namespace), once the process is
 // nfstream itself (ip netns exec has exec'd it).
-func (v *vethNet) boundRings(pid int) int {
+func (v *vethNet) boundRings(pid, ifindex int) int {
 	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err != nil || exe != nfstreamBin {
 		return 0
 	}
@@ -120,7 +133,7 @@ func (v *vethNet) boundRings(pid int) int {
 	for _, line := range strings.Split(string(data), "\n")[1:] {
 		// sk RefCnt Type Proto Iface R Rmem User Inode
 		f := strings.Fields(line)
-		if len(f) >= 6 && f[3] == "0003" && f[4] == strconv.Itoa(v.ifindexB) && f[5] == "1" {
+		if len(f) >= 6 && f[3] == "0003" && f[4] == strconv.Itoa(ifindex) && f[5] == "1" {
 			n++
 		}
 	}

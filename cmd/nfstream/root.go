@@ -48,6 +48,7 @@ type options struct {
 	in             captureOptions
 	quiet          bool
 	plugins        []string
+	sys            sysvisOptions
 	models         modelOptions
 
 	accounting features.AccountingMode // parsed from accountingMode
@@ -69,6 +70,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.plugins, "plugin", nil, "run the NFStream plugin `FILE.star[:name=value,...]` (Starlark) or a built-in one (splt, flow_slicer, dhcp, ja4, mdns) on every flow; repeat for several, run in order (see docs/plugins.md)")
 	o.models.addFlags(fs)
 	o.in.addFlags(fs)
+	o.sys.addFlags(fs)
 	o.out.addFlags(fs)
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors on standard error")
 }
@@ -83,7 +85,7 @@ var accountingNames = map[string]features.AccountingMode{
 // liveOnly are the flags that mean something for live capture only: given
 // with -r they are refused, not ignored. (No flag means something for
 // files only: the others apply to both.)
-var liveOnly = []string{"snaplen", "no-promisc", "buffer-size"}
+var liveOnly = []string{"snaplen", "no-promisc", "buffer-size", "system-visibility", "poll-ms", "proc-root"}
 
 // validate checks every option, naming the bad one; it does no work.
 func (o *options) validate(args []string) error {
@@ -137,6 +139,12 @@ func (o *options) validate(args []string) error {
 	}
 	if err := o.loadModels(); err != nil {
 		return err
+	}
+	if err := o.sys.validate(); err != nil {
+		return err
+	}
+	if o.sys.on() {
+		o.in.blockTimeout = sysvisRingTimeout
 	}
 	if err := o.loadPlugins(); err != nil {
 		return err
@@ -231,7 +239,7 @@ func (o *options) fileConfig(budget bool) pipeline.FileConfig {
 }
 
 func (o *options) schema() features.Schema {
-	return features.Schema{Tunnel: o.decodeTunnels, Stats: o.stats, SPLT: o.splt > 0, L7: o.nDissections > 0}
+	return features.Schema{Tunnel: o.decodeTunnels, Stats: o.stats, SPLT: o.splt > 0, L7: o.nDissections > 0, System: o.sys.columns}
 }
 
 func newRootCommand() *cobra.Command {

@@ -57,6 +57,10 @@ type Column struct {
 	// list.
 	UDPS            string
 	ValueType, Elem ValueType
+	// AfterPlugins places the column after the udps columns, which are
+	// only known at the first flow (the system visibility columns, last
+	// as in NFStream).
+	AfterPlugins bool
 }
 
 // Schema selects the column groups of an output.
@@ -67,7 +71,24 @@ type Schema struct {
 	SPLT   bool
 	// L7 adds NFStream's nine nDPI columns (n_dissections > 0).
 	L7 bool
+	// System adds the system visibility columns (docs/system-visibility.md).
+	System SystemColumns
 }
+
+// SystemColumns selects the system visibility columns.
+type SystemColumns uint8
+
+const (
+	// SystemOff: no system visibility columns.
+	SystemOff SystemColumns = iota
+	// SystemBasic: NFStream's two, system_process_pid and
+	// system_process_name.
+	SystemBasic
+	// SystemFull: those two, the owner's uid, executable and command
+	// line, and the same five for the owner of the flow's other end when
+	// both ends are local processes.
+	SystemFull
+)
 
 // Columns returns the columns of s in NFStream's order.
 func (s Schema) Columns() []Column {
@@ -152,6 +173,40 @@ func (s Schema) Columns() []Column {
 			strCol("user_agent", func(r *Record, b []byte) []byte { return append(b, r.l7().UserAgent...) }),
 			strCol("content_type", func(r *Record, b []byte) []byte { return append(b, r.l7().ContentType...) }),
 		)
+	}
+	return s.appendSystem(cols)
+}
+
+// appendSystem adds the system visibility columns.
+func (s Schema) appendSystem(cols []Column) []Column {
+	if s.System == SystemOff {
+		return cols
+	}
+	type side struct {
+		prefix string
+		owner  func(*Record) *ProcessOwner
+	}
+	sides := []side{{"system_process", func(r *Record) *ProcessOwner { return &r.process().Owner }}}
+	if s.System == SystemFull {
+		sides = append(sides, side{"system_peer", func(r *Record) *ProcessOwner { return &r.process().Peer }})
+	}
+	start := len(cols)
+	for _, sd := range sides {
+		owner := sd.owner
+		cols = append(cols,
+			Column{Name: sd.prefix + "_pid", Kind: KindInt, Bits: 32, Int: func(r *Record) int64 { return owner(r).PID }},
+			strCol(sd.prefix+"_name", func(r *Record, b []byte) []byte { return append(b, owner(r).Name...) }),
+		)
+		if s.System == SystemFull {
+			cols = append(cols,
+				Column{Name: sd.prefix + "_uid", Kind: KindInt, Bits: 64, Int: func(r *Record) int64 { return owner(r).UID }},
+				strCol(sd.prefix+"_exe", func(r *Record, b []byte) []byte { return append(b, owner(r).Exe...) }),
+				strCol(sd.prefix+"_cmdline", func(r *Record, b []byte) []byte { return append(b, owner(r).Cmdline...) }),
+			)
+		}
+	}
+	for i := start; i < len(cols); i++ {
+		cols[i].AfterPlugins = true
 	}
 	return cols
 }

@@ -154,6 +154,11 @@ type Record struct {
 	// UDPS holds the values plugins set (nil without plugins). The meter
 	// hands each flow its own, so a copy of the record may share it.
 	UDPS *UDPS
+
+	// Process holds the system visibility values (nil: unknown, or system
+	// visibility off). It is set after the meter, never changed after,
+	// so copies may share it.
+	Process *Process
 }
 
 // Order is when a single NFStream meter would export a flow: at the

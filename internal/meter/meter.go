@@ -45,6 +45,10 @@ type Config struct {
 	// there are none.
 	Plugins       []plugin.Factory
 	PluginColumns []features.Column
+	// OnNewFlow, if set, is called when a packet creates a flow, with the
+	// flow after its first packet (live system visibility looks its socket
+	// up then: sysvis.Attributor.Notice). It must not keep f.
+	OnNewFlow func(f *features.Flow)
 }
 
 // ExportFunc receives each expired flow. The record is valid only during the
@@ -431,6 +435,9 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 	s.hash = h
 	s.created = m.seq
 	m.table.insert(pos, h, i)
+	if m.cfg.OnNewFlow != nil {
+		m.cfg.OnNewFlow(&s.flow)
+	}
 	if m.plugins != nil {
 		return m.initPlugins(i, p, t)
 	}

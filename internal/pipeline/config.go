@@ -7,6 +7,7 @@ import (
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/decode"
 	"github.com/nfstream-go/nfstream/internal/meter"
+	"github.com/nfstream-go/nfstream/internal/sysvis"
 )
 
 // Common is what a run over files (FileConfig) and a live run
@@ -91,6 +92,11 @@ func (c *FileConfig) Validate() error {
 // meters, progress) has no meaning live and cannot be given.
 type LiveConfig struct {
 	Common
+	// System, if set, attributes flows to the local processes that own
+	// their sockets (system visibility): meters notice new flows to it,
+	// and the writer enriches each record before the sink. RunLive runs
+	// its polling for the length of the run.
+	System *sysvis.Attributor
 }
 
 // Validate names the first bad field.

@@ -58,6 +58,19 @@ func RunLive(ctx context.Context, cfg LiveConfig, rings []*capture.Live, sink ou
 	}
 	cfg.Meter.LRU = true
 	cfg.Meter.MaxActive = perMeter(cfg.MaxActiveFlows, len(rings))
+	if cfg.System != nil {
+		cfg.Meter.OnNewFlow = cfg.System.Notice
+		pollCtx, stopPolling := context.WithCancel(context.Background())
+		polling := make(chan struct{})
+		go func() {
+			defer close(polling)
+			cfg.System.Run(pollCtx)
+		}()
+		defer func() {
+			stopPolling()
+			<-polling
+		}()
+	}
 	defer setMemoryLimit(&cfg.Common)()
 	meters := make([]*meter.Meter, len(rings))
 	outs := make(chan recordBatch, 4*len(rings))
@@ -101,6 +114,9 @@ func RunLive(ctx context.Context, cfg LiveConfig, rings []*capture.Live, sink ou
 			for i := range recs {
 				if writeErr != nil {
 					break
+				}
+				if cfg.System != nil {
+					cfg.System.Enrich(&recs[i])
 				}
 				if writeErr = write(&recs[i]); writeErr != nil {
 					stop()

@@ -42,7 +42,16 @@ func (c *ColumnSink) Begin(cols []features.Column) error {
 // names and writes it.
 func (c *ColumnSink) Write(r *features.Record) error {
 	if !c.begun {
-		cols := append([]features.Column(nil), c.base...)
+		// The udps columns go after the core ones and before those that
+		// follow plugins (system visibility).
+		head := len(c.base)
+		for i, col := range c.base {
+			if col.AfterPlugins {
+				head = i
+				break
+			}
+		}
+		cols := append([]features.Column(nil), c.base[:head]...)
 		c.names = map[string]bool{}
 		if u := r.UDPS; u != nil {
 			for i, n := range u.Names {
@@ -54,6 +63,7 @@ func (c *ColumnSink) Write(r *features.Record) error {
 				c.names[n] = true
 			}
 		}
+		cols = append(cols, c.base[head:]...)
 		c.begun = true
 		if err := c.Sink.Begin(cols); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/procfs"
 )
@@ -29,6 +30,8 @@ type Owner struct {
 	UID     int      // real uid from /proc/<pid>/status; -1 if unknown or not requested
 	Exe     string   // /proc/<pid>/exe target
 	Cmdline []string // /proc/<pid>/cmdline
+
+	start uint64 // the process's start time: with PID, its identity
 }
 
 // Options configures a Table.
@@ -46,6 +49,12 @@ type Options struct {
 	// its address is local: one of these, a local address of any socket in
 	// the tables, loopback, multicast or broadcast.
 	LocalAddrs []netip.Addr
+	// Retain is how long a socket's owner stays known after the socket
+	// left the tables, so a flow exported after its socket closed is still
+	// attributed (0: only the sockets of the last poll are known).
+	Retain time.Duration
+	// Now is the clock of the socket times (nil: time.Now).
+	Now func() time.Time
 }
 
 // Stats are cumulative counters since the Table was created.
@@ -58,6 +67,8 @@ type Stats struct {
 	FDScans        uint64 // process fd directories read (new and rescanned processes)
 	LastFDScans    int    // fd directories read by the last poll
 	Unowned        int    // sockets with inode != 0 and no owner after the last poll
+	Retained       int    // owners known after the last poll, sockets gone included
+	Reused         uint64 // processes found to be new under a known PID, or to have exec'd
 }
 
 type sockKey struct {
@@ -66,12 +77,24 @@ type sockKey struct {
 	remote netip.AddrPort
 }
 
+// seen is a socket's owner and when polls saw the socket with that owner
+// (Unix ms; gen is the generation of the last poll that saw it).
+type seen struct {
+	owner       Owner
+	first, last int64
+	gen         uint64
+}
+
 type procInfo struct {
 	owner  Owner
+	start  uint64   // start time (clock ticks after boot): tells a reused PID
 	inodes []uint64 // socket inodes found in its fd dir at the last scan
 	fdSize int64    // size of the fd dir at the last scan (= open fds on Linux >= 6.2, else 0)
 	fdMod  int64    // its mtime (UnixNano): static on procfs, changes in fixture trees
 	seen   uint64   // poll generation in which the pid was last listed
+	// lastNew is the generation in which a rescan last found it owning a
+	// socket not known before.
+	lastNew uint64
 }
 
 // Table maps sockets of the capturing host to their owning processes. Poll
@@ -87,7 +110,9 @@ type Table struct {
 	owners  map[uint64]int // socket inode -> pid
 	procs   map[int]*procInfo
 	orphans map[uint64]uint64 // inode -> generation; unowned after a full rescan
+	history map[sockKey]seen  // owned sockets, current and retained
 	gen     uint64
+	pollMS  int64 // time of the last poll
 	stats   Stats
 
 	// beforeFDScan, if set, runs just before a process's fd dir is read (tests).
@@ -113,6 +138,7 @@ func New(opt Options) (*Table, error) {
 		owners:  make(map[uint64]int),
 		procs:   make(map[int]*procInfo),
 		orphans: make(map[uint64]uint64),
+		history: make(map[sockKey]seen),
 	}, nil
 }
 
@@ -124,39 +150,76 @@ func (t *Table) Stats() Stats {
 }
 
 // Lookup returns the owner of the socket carrying a packet or flow with the
-// given 5-tuple, in either direction. proto is 6 (TCP) or 17 (UDP). A connected
-// socket must match exactly; an unconnected UDP socket (zero remote) matches
-// any remote, including a socket bound to the wildcard address.
+// given 5-tuple, in either direction, among the sockets of the last poll.
+// proto is 6 (TCP) or 17 (UDP). A connected socket must match exactly; an
+// unconnected UDP socket (zero remote) matches any remote, including a
+// socket bound to the wildcard address.
 func (t *Table) Lookup(proto uint8, srcIP netip.Addr, srcPort uint16, dstIP netip.Addr, dstPort uint16) (Owner, bool) {
 	src := netip.AddrPortFrom(srcIP.Unmap(), srcPort)
 	dst := netip.AddrPortFrom(dstIP.Unmap(), dstPort)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if o, ok := t.lookupKey(sockKey{proto, src, dst}); ok {
+	w := window{gen: t.gen}
+	if o, ok := t.lookupKey(sockKey{proto, src, dst}, w); ok {
 		return o, true
 	}
-	if o, ok := t.lookupKey(sockKey{proto, dst, src}); ok {
+	if o, ok := t.lookupKey(sockKey{proto, dst, src}, w); ok {
 		return o, true
 	}
 	if proto != ProtoUDP {
 		return Owner{}, false
 	}
 	for _, local := range [2]netip.AddrPort{src, dst} {
-		if o, ok := t.lookupUnconnected(local); ok {
+		if o, ok := t.lookupUnconnected(local, w); ok {
 			return o, true
 		}
 	}
 	return Owner{}, false
 }
 
-func (t *Table) lookupUnconnected(local netip.AddrPort) (Owner, bool) {
+// LookupFlow returns the owners of a flow's two ends among the sockets
+// polls saw from fromMS to toMS (Unix ms), those that left the tables
+// within Options.Retain included: srcOwner owns the socket whose local
+// end is src (the flow's source), dstOwner the one whose local end is dst.
+// Both are found when the two ends are local processes.
+func (t *Table) LookupFlow(proto uint8, srcIP netip.Addr, srcPort uint16, dstIP netip.Addr, dstPort uint16, fromMS, toMS int64) (srcOwner Owner, srcOK bool, dstOwner Owner, dstOK bool) {
+	src := netip.AddrPortFrom(srcIP.Unmap(), srcPort)
+	dst := netip.AddrPortFrom(dstIP.Unmap(), dstPort)
+	w := window{from: fromMS, to: toMS}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	srcOwner, srcOK = t.endOwner(proto, src, dst, w)
+	dstOwner, dstOK = t.endOwner(proto, dst, src, w)
+	return srcOwner, srcOK, dstOwner, dstOK
+}
+
+// endOwner returns the owner of the socket at local that carried traffic
+// to remote: the connected socket, else an unconnected UDP one.
+func (t *Table) endOwner(proto uint8, local, remote netip.AddrPort, w window) (Owner, bool) {
+	if o, ok := t.lookupKey(sockKey{proto, local, remote}, w); ok {
+		return o, true
+	}
+	if proto != ProtoUDP {
+		return Owner{}, false
+	}
+	return t.lookupUnconnected(local, w)
+}
+
+// window is a span of Unix ms in which a socket must have been seen, or
+// with gen != 0 the poll generation that must have seen it.
+type window struct {
+	from, to int64
+	gen      uint64
+}
+
+func (t *Table) lookupUnconnected(local netip.AddrPort, w window) (Owner, bool) {
 	zero4 := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 	zero6 := netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
 	zero := zero4
 	if local.Addr().Is6() {
 		zero = zero6
 	}
-	if o, ok := t.lookupKey(sockKey{ProtoUDP, local, zero}); ok {
+	if o, ok := t.lookupKey(sockKey{ProtoUDP, local, zero}, w); ok {
 		return o, true
 	}
 	// Wildcard-bound sockets: 0.0.0.0:port, or [::]:port which also receives
@@ -166,11 +229,18 @@ func (t *Table) lookupUnconnected(local netip.AddrPort) (Owner, bool) {
 	}
 	port := local.Port()
 	if local.Addr().Is4() {
-		if o, ok := t.lookupKey(sockKey{ProtoUDP, netip.AddrPortFrom(netip.IPv4Unspecified(), port), zero4}); ok {
+		if o, ok := t.lookupKey(sockKey{ProtoUDP, netip.AddrPortFrom(netip.IPv4Unspecified(), port), zero4}, w); ok {
 			return o, true
 		}
 	}
-	return t.lookupKey(sockKey{ProtoUDP, netip.AddrPortFrom(netip.IPv6Unspecified(), port), zero6})
+	return t.lookupKey(sockKey{ProtoUDP, netip.AddrPortFrom(netip.IPv6Unspecified(), port), zero6}, w)
+}
+
+// involvesLocal reports whether an end of k has a local address.
+func (t *Table) involvesLocal(k sockKey) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.isLocal(k.local.Addr()) || t.isLocal(k.remote.Addr())
 }
 
 func (t *Table) isLocal(a netip.Addr) bool {
@@ -181,20 +251,12 @@ func (t *Table) isLocal(a netip.Addr) bool {
 	return ok
 }
 
-func (t *Table) lookupKey(k sockKey) (Owner, bool) {
-	ino, ok := t.sockets[k]
-	if !ok || ino == 0 {
+func (t *Table) lookupKey(k sockKey, w window) (Owner, bool) {
+	h, ok := t.history[k]
+	if !ok || (w.gen != 0 && h.gen != w.gen) || (w.gen == 0 && (h.first > w.to || h.last < w.from)) {
 		return Owner{}, false
 	}
-	pid, ok := t.owners[ino]
-	if !ok {
-		return Owner{}, false
-	}
-	p, ok := t.procs[pid]
-	if !ok {
-		return Owner{}, false
-	}
-	return p.owner, true
+	return h.owner, true
 }
 
 // Poll re-reads the socket tables and updates the socket -> process mapping.
@@ -203,7 +265,17 @@ func (t *Table) lookupKey(k sockKey) (Owner, bool) {
 // until every new inode is found. Per-process and per-line failures are
 // counted in Stats and skipped; an error is returned only when the process
 // list itself cannot be read.
-func (t *Table) Poll() error {
+func (t *Table) Poll() error { return t.poll(false) }
+
+// PollChanged is a Poll that, to find the owners of new sockets, reads
+// only the fd dirs of new processes, of those whose fd dir changed (Linux
+// >= 6.2 gives its size as the open-fd count) and of those that own
+// sockets, the last to open a new one first: the cheap poll for a flow
+// whose socket is not known yet. Sockets it does not find an owner for
+// are searched for again by the next Poll.
+func (t *Table) PollChanged() error { return t.poll(true) }
+
+func (t *Table) poll(changedOnly bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.gen++
@@ -288,14 +360,19 @@ func (t *Table) Poll() error {
 			}
 			prio[pid] = pr
 		}
+		// Within a priority, the processes that last opened a new socket
+		// come first: a client making many connections is found at once.
 		sort.Slice(pids, func(i, j int) bool {
 			if a, b := prio[pids[i]], prio[pids[j]]; a != b {
 				return a < b
 			}
+			if a, b := t.procs[pids[i]].lastNew, t.procs[pids[j]].lastNew; a != b {
+				return a > b
+			}
 			return pids[i] < pids[j]
 		})
 		for _, pid := range pids {
-			if len(unknown) == 0 {
+			if len(unknown) == 0 || (changedOnly && prio[pid] == 2) {
 				break
 			}
 			pi := t.procs[pid]
@@ -311,11 +388,16 @@ func (t *Table) Poll() error {
 				continue
 			}
 			for _, ino := range pi.inodes {
+				if _, ok := unknown[ino]; ok {
+					pi.lastNew = gen
+				}
 				delete(unknown, ino)
 			}
 		}
-		for ino := range unknown {
-			t.orphans[ino] = gen
+		if !changedOnly {
+			for ino := range unknown {
+				t.orphans[ino] = gen
+			}
 		}
 	}
 	// Forget orphans no longer in the tables.
@@ -328,6 +410,8 @@ func (t *Table) Poll() error {
 		}
 	}
 
+	t.remember()
+
 	t.stats.Polls++
 	t.stats.Sockets = len(t.sockets)
 	t.stats.Procs = len(t.procs)
@@ -335,6 +419,43 @@ func (t *Table) Poll() error {
 	t.stats.LastFDScans = scans
 	t.stats.Unowned = unowned
 	return nil
+}
+
+// remember records the owner of every owned socket of this poll in the
+// history and forgets the sockets gone for longer than Options.Retain.
+func (t *Table) remember() {
+	now := time.Now()
+	if t.opt.Now != nil {
+		now = t.opt.Now()
+	}
+	ms := now.UnixMilli()
+	if ms < t.pollMS {
+		ms = t.pollMS // a clock step back: times stay ordered
+	}
+	t.pollMS = ms
+	for k, ino := range t.sockets {
+		if ino == 0 {
+			continue
+		}
+		pid, ok := t.owners[ino]
+		if !ok {
+			continue
+		}
+		pi := t.procs[pid]
+		if h, ok := t.history[k]; ok && h.owner.PID == pid && h.owner.start == pi.owner.start {
+			h.last, h.gen = ms, t.gen
+			t.history[k] = h
+			continue
+		}
+		t.history[k] = seen{owner: pi.owner, first: ms, last: ms, gen: t.gen}
+	}
+	keep := ms - t.opt.Retain.Milliseconds()
+	for k, h := range t.history {
+		if h.gen != t.gen && h.last < keep {
+			delete(t.history, k)
+		}
+	}
+	t.stats.Retained = len(t.history)
 }
 
 // dropProc forgets a process and the inodes it owned.
@@ -351,6 +472,23 @@ func (t *Table) dropProc(pid int, pi *procInfo) {
 // if full, its identity. It returns false, counting a ProcErrors, when the
 // process vanished or cannot be read.
 func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
+	// The start time tells a process that reused a known PID: it is then
+	// read as a new one, and the inodes of the old one are forgotten.
+	start, err := startTime(p)
+	if err != nil {
+		t.stats.ProcErrors++
+		return false
+	}
+	if !full && (start != pi.owner.start || t.execed(p, pi)) {
+		t.stats.Reused++
+		full = true
+		for _, ino := range pi.inodes {
+			if t.owners[ino] == p.PID {
+				delete(t.owners, ino)
+			}
+		}
+		pi.inodes = pi.inodes[:0]
+	}
 	if full {
 		// Identity first, so a process that cannot be read leaves no inodes.
 		name, err := p.Comm()
@@ -358,7 +496,7 @@ func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
 			t.stats.ProcErrors++
 			return false
 		}
-		pi.owner = Owner{PID: p.PID, Name: name, UID: -1}
+		pi.owner = Owner{PID: p.PID, Name: name, UID: -1, start: start}
 		if t.opt.WithUID {
 			if st, err := p.NewStatus(); err == nil {
 				pi.owner.UID = int(st.UIDs[0])
@@ -412,6 +550,22 @@ func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
 		t.owners[ino] = p.PID
 	}
 	return true
+}
+
+// execed reports whether a known process now runs another program (exec
+// keeps the PID and the start time, and changes comm).
+func (t *Table) execed(p procfs.Proc, pi *procInfo) bool {
+	name, err := p.Comm()
+	return err == nil && name != pi.owner.Name
+}
+
+// startTime reads the process's start time (field 22 of /proc/<pid>/stat).
+func startTime(p procfs.Proc) (uint64, error) {
+	st, err := p.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Starttime, nil
 }
 
 // socketInode parses "socket:[12345]".

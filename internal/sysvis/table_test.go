@@ -1,10 +1,12 @@
 package sysvis
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -278,10 +280,21 @@ func mkProc(t testing.TB, root string, pid int, comm string, fds ...string) {
 	if err := os.WriteFile(filepath.Join(d, "comm"), []byte(comm+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	writeStat(t, root, pid, comm, uint64(pid))
 	for i, tg := range fds {
 		if err := os.Symlink(tg, filepath.Join(d, "fd", itoa(i))); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// writeStat writes /proc/<pid>/stat with the start time start (field 22).
+func writeStat(t testing.TB, root string, pid int, comm string, start uint64) {
+	t.Helper()
+	line := fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194304 101 0 0 0 0 0 0 0 20 0 1 0 %d 3133440 390 18446744073709551615"+
+		strings.Repeat(" 0", 27)+"\n", pid, comm, pid, pid, start)
+	if err := os.WriteFile(filepath.Join(root, itoa(pid), "stat"), []byte(line), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

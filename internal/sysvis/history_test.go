@@ -1,0 +1,166 @@
+package sysvis
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// clock is a settable time for Options.Now.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+// removeLine drops the lines of a net table that contain s.
+func removeLine(t *testing.T, path, s string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for _, l := range strings.SplitAfter(string(data), "\n") {
+		if !strings.Contains(l, s) {
+			keep = append(keep, l)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(keep, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A socket that closed stays attributed to flows that were alive while it
+// was seen, for Options.Retain, and only to those.
+func TestRetainedOwner(t *testing.T) {
+	root := copyTree(t, "testdata/proc")
+	clk := &clock{time.UnixMilli(1_000_000)}
+	tb, err := New(Options{Root: root, Retain: 10 * time.Second, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPoll(t, tb) // curl's 10.0.2.15:54321 -> 93.184.216.34:443 seen at 1,000,000
+	clk.t = clk.t.Add(time.Second)
+	// curl closes it: gone from the table and from its fds.
+	removeLine(t, filepath.Join(root, "net", "tcp"), " 1002 ")
+	os.Remove(filepath.Join(root, "100", "fd", "1"))
+	mustPoll(t, tb)
+
+	lookup := func(from, to int64) (Owner, bool) {
+		o, ok, _, _ := tb.LookupFlow(ProtoTCP, ip("10.0.2.15"), 54321, ip("93.184.216.34"), 443, from, to)
+		return o, ok
+	}
+	if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 54321, ip("93.184.216.34"), 443); ok {
+		t.Errorf("closed socket still current: %+v", o)
+	}
+	if o, ok := lookup(999_000, 1_000_500); !ok || o.PID != 100 || o.Name != "curl" {
+		t.Errorf("flow alive while the socket was seen: %+v %v, want curl", o, ok)
+	}
+	if o, ok := lookup(1_000_500, 1_001_000); ok {
+		t.Errorf("flow that started after the socket was last seen: %+v", o)
+	}
+	clk.t = clk.t.Add(10 * time.Second)
+	mustPoll(t, tb)
+	if o, ok := lookup(0, 2_000_000); ok {
+		t.Errorf("owner kept beyond Retain: %+v", o)
+	}
+}
+
+// A flow between two local processes gives both owners; LookupFlow keeps
+// them apart by the end each socket is bound to.
+func TestLookupFlowBothEnds(t *testing.T) {
+	root := copyTree(t, "testdata/proc")
+	// nginx (101) holds 127.0.0.1:8080 <- 127.0.0.1:41000 in tcp6; pid 400
+	// gets the client end.
+	appendLine(t, filepath.Join(root, "net", "tcp"),
+		"   7: 0100007F:A028 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 4001 1 0000000000000000 100 0 0 10 0\n")
+	if err := os.Symlink("socket:[4001]", filepath.Join(root, "400", "fd", "5")); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := New(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPoll(t, tb)
+	now := time.Now().UnixMilli()
+	src, srcOK, dst, dstOK := tb.LookupFlow(ProtoTCP, ip("127.0.0.1"), 41000, ip("127.0.0.1"), 8080, now-60_000, now+60_000)
+	if !srcOK || src.PID != 400 || !dstOK || dst.PID != 101 || dst.Name != "nginx" {
+		t.Errorf("src %+v %v, dst %+v %v; want 400 and 101 nginx", src, srcOK, dst, dstOK)
+	}
+}
+
+// A PID reused by a new process (another start time), or a process that
+// exec'd another program (another comm), is read again when a rescan
+// finds it: its sockets get the new name.
+func TestPIDReuse(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		start uint64
+	}{{"reused", 7777}, {"exec", 1000}} {
+		t.Run(c.name, func(t *testing.T) {
+			root := copyTree(t, "testdata/proc")
+			tb, err := New(Options{Root: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustPoll(t, tb)
+			// Process 100 (curl, start 1000) is now wget.
+			os.WriteFile(filepath.Join(root, "100", "comm"), []byte("wget\n"), 0o644)
+			writeStat(t, root, 100, "wget", c.start)
+			appendLine(t, filepath.Join(root, "net", "tcp"),
+				"   6: 0F02000A:AFC9 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1006 1 0000000000000000 100 0 0 10 0\n")
+			if err := os.Symlink("socket:[1006]", filepath.Join(root, "100", "fd", "9")); err != nil {
+				t.Fatal(err)
+			}
+			mustPoll(t, tb)
+			if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 45001, ip("1.1.1.1"), 443); !ok || o.PID != 100 || o.Name != "wget" {
+				t.Errorf("socket of the new program: %+v %v, want 100 wget", o, ok)
+			}
+			if st := tb.Stats(); st.Reused != 1 {
+				t.Errorf("Reused = %d, want 1", st.Reused)
+			}
+		})
+	}
+}
+
+// PollChanged finds the owner of a new socket among the processes that
+// own sockets, without reading the fd dirs of the others, and leaves what
+// it does not find to the next Poll.
+func TestPollChanged(t *testing.T) {
+	root := copyTree(t, "testdata/proc")
+	tb, err := New(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPoll(t, tb)
+	mustPoll(t, tb)
+	// Process 400 owns no socket: its new one is not searched for by
+	// PollChanged when its fd dir looks unchanged (the mtime is put back:
+	// on procfs, the size is the hint, and a close and an open between
+	// two polls leave it unchanged too).
+	appendLine(t, filepath.Join(root, "net", "tcp"),
+		"   6: 0F02000A:AFC9 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1006 1 0000000000000000 100 0 0 10 0\n")
+	fdDir := filepath.Join(root, "400", "fd")
+	fi, err := os.Stat(fdDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("socket:[1006]", filepath.Join(fdDir, "9")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(fdDir, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.PollChanged(); err != nil {
+		t.Fatal(err)
+	}
+	st := tb.Stats()
+	if _, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 45001, ip("1.1.1.1"), 443); ok || st.LastFDScans != 4 {
+		t.Errorf("PollChanged: found %v with %d fd scans; want not found, with the fd dirs of the 4 socket owners read", ok, st.LastFDScans)
+	}
+	mustPoll(t, tb)
+	if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 45001, ip("1.1.1.1"), 443); !ok || o.PID != 400 {
+		t.Errorf("Poll after PollChanged: %+v %v, want pid 400", o, ok)
+	}
+}
