@@ -36,20 +36,14 @@
 // cannot be read (permission denied) is skipped and counted
 // (Stats.ProcErrors); only an unreadable process list fails a poll.
 //
-// # What is not done yet
+// Owners are kept in a history: each socket with the owner polls saw it
+// with, and the first and last poll that did. [Table.LookupFlow] matches
+// a flow against the sockets seen while it was alive, those that left the
+// tables less than Options.Retain ago included, and gives the owners of
+// both ends when both are local. A PID reused by a new process (another
+// start time in /proc/<pid>/stat) or a process that exec'd (another comm)
+// is read again when a rescan meets it.
 //
-//   - Wiring into the meter: a goroutine polling every --poll-ms (0 = busy
-//     loop, as NFStream) when --system-visibility is set on a live interface
-//     capture (forced off for pcap files), with --proc-root (default /proc)
-//     passed as Options.Root and the interface addresses as
-//     Options.LocalAddrs.
-//   - The flow columns system_process_pid (default -1) and
-//     system_process_name (default ""), filled when a flow is exported, as
-//     NFStream does, from Lookup with the flow's protocol reduced to 6/17.
-//   - Keeping owners of short-lived sockets for idle_timeout+5 s after they
-//     leave the tables (NFStream's collector cache), so flows exported after
-//     the socket closed still match; today a Lookup sees only the last poll.
-//   - PID reuse between two polls is not detected (a start-time check from
-//     /proc/<pid>/stat would do it), and Poll holds the table's lock for its
-//     whole run, so Lookups wait for a poll in progress.
+// [Attributor] runs the polls of a live capture and enriches its records
+// (docs/system-visibility.md).
 package sysvis
