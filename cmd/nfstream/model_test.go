@@ -349,3 +349,29 @@ func TestModelUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainExample runs scripts/train-example (docs/models.md section 5):
+// it trains on our CSV of half of testdata/, deploys the model with
+// nfstream --model on the other half, and fails unless every prediction
+// equals Python's.
+func TestTrainExample(t *testing.T) {
+	needPython(t, "pandas", "xgboost")
+	script := filepath.Join(corpus.RepoRoot(t), "scripts", "train-example")
+	cmd := exec.Command(script, t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == 3 {
+		t.Skipf("train-example: %s", lastLine(string(out)))
+	}
+	if err != nil {
+		t.Fatalf("train-example: %v\n%s", err, out)
+	}
+	last := lastLine(string(out))
+	if !strings.Contains(last, "predictions equal to Python's") {
+		t.Fatalf("output:\n%s", out)
+	}
+	f := strings.Fields(last)
+	if f[0] != f[2] || f[0] == "0" {
+		t.Errorf("not every flow as Python: %s", last)
+	}
+	t.Log(last)
+}
