@@ -14,6 +14,8 @@ predict_proba on the rows of another run.
                                             COL=K) with Python's prediction on the rows of SLICED
                                             (the same capture with --plugin flow_slicer:limit=K):
                                             a flow's first slice is the flow at K packets
+    oracle.py forest FILE TREES DEPTH       write an XGBoost model of TREES trees of depth DEPTH
+                                            on FEATURES (random rows), for benchmarks
 
 Each command prints one JSON object on standard output.
 """
@@ -94,6 +96,19 @@ def train(out, paths):
             pickle.dump({"est": est, "features": feats, "names": name != "seed"}, f)
         info[name] = {"file": path, "classes": len(set(y)) if hasattr(est, "predict_proba") else 0}
     json.dump(info, sys.stdout)
+
+
+def forest(path, trees, depth):
+    """Writes an XGBoost classifier of the given size on FEATURES, trained on
+    random rows with a label no shallow tree fits, for benchmarks."""
+    import xgboost
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame(rng.integers(0, 1500, size=(5000, len(FEATURES))).astype(np.float64), columns=FEATURES)
+    y = ((x.iloc[:, 0] * 7 + x.iloc[:, 11] * 3 + x.iloc[:, 25]) % 5 < 2).astype(int)
+    est = xgboost.XGBClassifier(n_estimators=trees, max_depth=depth, learning_rate=0.1)
+    est.fit(x, y)
+    est.save_model(path)
+    json.dump({"trees": trees, "depth": depth}, sys.stdout)
 
 
 def oracle(d, name):
@@ -188,6 +203,8 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "train":
         train(args[0], args[1:])
+    elif cmd == "forest":
+        forest(args[0], int(args[1]), int(args[2]))
     elif cmd == "check":
         check(args[0], args[1], args[2:])
     elif cmd == "early":
