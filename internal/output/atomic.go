@@ -77,6 +77,10 @@ type AtomicFile struct {
 	tmp  string
 	err  error // first write error
 	done bool
+	// NoReplace makes Commit fail, rather than replace it, when a file
+	// exists under the final name (partitioned output never overwrites
+	// a part another run wrote: docs/partitions.md).
+	NoReplace bool
 }
 
 // CreateAtomic creates the temporary file for path. Errors name path.
@@ -140,8 +144,15 @@ func (a *AtomicFile) Commit() error {
 	var err error
 	if !ok {
 		err = errors.New("aborted")
-	} else if err = os.Rename(a.tmp, a.path); err != nil {
-		os.Remove(a.tmp)
+	} else {
+		if a.NoReplace {
+			err = renameNoReplace(a.tmp, a.path)
+		} else {
+			err = os.Rename(a.tmp, a.path)
+		}
+		if err != nil {
+			os.Remove(a.tmp)
+		}
 	}
 	pending.Unlock()
 	if err != nil {

@@ -124,6 +124,9 @@ type FileConfig struct {
 	// Parquet files, whose footer comes last, are still written
 	// atomically: sensors should rotate them.
 	LiveFlush time.Duration
+	// NoReplace makes a file fail at its commit rather than replace a
+	// file that appeared under its name meanwhile (AtomicFile.NoReplace).
+	NoReplace bool
 }
 
 // Validate names the first bad field.
@@ -198,6 +201,7 @@ func (c *FileConfig) Create(path string) (Sink, error) {
 		if err != nil {
 			return nil, err
 		}
+		af.NoReplace = c.NoReplace
 		dest = af
 	}
 	return c.sinkTo(dest, path)

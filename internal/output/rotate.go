@@ -189,6 +189,9 @@ type RotateConfig struct {
 	Interval time.Duration
 	// Flows starts a new file after this many flows; 0 disables it.
 	Flows uint64
+	// FirstSeq is the sequence number (%i) of the first file: a
+	// partition continues after the part files already in its folder.
+	FirstSeq uint64
 	// Create opens the sink of one file (for example FileConfig.Create).
 	Create func(path string) (Sink, error)
 	// Now, when set, gives a flow's expiry time (live capture: the wall
@@ -251,6 +254,7 @@ func NewRotating(cfg RotateConfig) *Rotating {
 		intervalMS: uint64(cfg.Interval / time.Millisecond),
 		dirFields:  templateHasFields(filepath.Dir(cfg.Template)),
 		used:       map[string]bool{},
+		seq:        cfg.FirstSeq,
 	}
 }
 
