@@ -60,6 +60,52 @@ type FileConfig struct {
 	// Meters is the number of meters packets are sharded to (0 or 1: one).
 	// The output is the same whatever the number.
 	Meters int
+	// Shard, when its Count is above 1, keeps only the flows of one shard
+	// of the capture (--shard i/N); see Shard.
+	Shard Shard
+}
+
+// Shard selects the flows of shard Index of Count (--shard i/N), so that
+// Count machines converting the same capture write disjoint outputs whose
+// union is one machine's output (docs/partitions.md, "Shards"). A
+// packet's shard is a mix of decode.Packet.Hash, the direction-symmetric
+// hash of every field of the meter's flow key (protocol, VLAN, addresses,
+// ports, tunnel id): both directions and every flow of one key (split by
+// timeouts) are in one shard. Packets of other shards are dropped after
+// decoding, before any meter, but still move the clock. Ids become
+// local*Count + Index, unique across shards. Count 0 or 1: no sharding.
+type Shard struct {
+	Index, Count int
+}
+
+// MaxShards bounds Shard.Count.
+const MaxShards = 1 << 16
+
+// Validate names the first bad field.
+func (s Shard) Validate() error {
+	switch {
+	case s.Count < 0 || s.Count > MaxShards:
+		return fmt.Errorf("pipeline: Shard.Count %d: must be from 0 to %d", s.Count, MaxShards)
+	case s.Index < 0 || s.Index >= max(s.Count, 1):
+		return fmt.Errorf("pipeline: Shard.Index %d: must be from 0 to %d", s.Index, max(s.Count, 1)-1)
+	}
+	return nil
+}
+
+// on reports whether s drops any flow.
+func (s Shard) on() bool { return s.Count > 1 }
+
+// ShardOf returns the shard, among count, of the flow of a packet whose
+// decode.Packet.Hash is h. The mix differs from the one that spreads
+// flows over meters (shardOf), so a shard's flows still spread over its
+// meters. It is part of the output's contract: machines running
+// different versions must agree on it.
+func ShardOf(h uint32, count int) int {
+	x := uint64(h) + 0x9e3779b97f4a7c15 // splitmix64
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return int((x >> 32) % uint64(count))
 }
 
 // Validate names the first bad field.
@@ -84,7 +130,7 @@ func (c *FileConfig) Validate() error {
 	if c.Meters < 0 {
 		return fmt.Errorf("pipeline: Meters %d: must be 0 (one) or more", c.Meters)
 	}
-	return nil
+	return c.Shard.Validate()
 }
 
 // LiveConfig configures a live run (RunLive), one meter per ring. What a

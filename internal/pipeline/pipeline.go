@@ -24,6 +24,9 @@ type Stats struct {
 	Processed uint64 // packets metered
 	Flows     uint64 // flows written
 	Sources   int    // capture sources opened (file runs)
+	// Skipped counts the packets of other shards (FileConfig.Shard),
+	// decoded but not metered.
+	Skipped uint64
 	// Evicted counts the flows written early because a meter held
 	// MaxActiveFlows (expiration id 2).
 	Evicted uint64
@@ -63,15 +66,20 @@ var errStop = errors.New("flow limit reached")
 
 // numberer writes flows to the sink in output order, numbering them from
 // 0 (NFStream's id), counts them in st, and returns errStop once limit
-// flows are out (0: no limit).
+// flows are out (0: no limit). With a shard the k-th flow gets
+// k*Count + Index, so ids are unique across the shards of a capture.
 type numberer struct {
 	sink  output.Sink
 	limit uint64
 	st    *Stats
+	shard Shard
 }
 
 func (n numberer) write(r *features.Record) error {
 	r.ID = n.st.Flows
+	if n.shard.on() {
+		r.ID = n.st.Flows*uint64(n.shard.Count) + uint64(n.shard.Index)
+	}
 	if err := n.sink.Write(r); err != nil {
 		return err
 	}
@@ -151,7 +159,7 @@ func Run(ctx context.Context, cfg FileConfig, sink output.Sink, cols []features.
 			err = cerr
 		}
 	}()
-	export := numberer{sink: sink, limit: cfg.MaxFlows, st: &st}.write
+	export := numberer{sink: sink, limit: cfg.MaxFlows, st: &st, shard: cfg.Shard}.write
 	open := cfg.Open
 	if open == nil {
 		open = capture.Open
@@ -248,8 +256,13 @@ func meterAll(ctx context.Context, cfg *FileConfig, open func(string) (capture.S
 	r := newReader(cfg, d)
 	d.tel = r.counters
 	err := r.readAll(ctx, open)
-	st.Packets, st.Ignored, st.Sources = r.packets, r.ignored, r.opened
+	st.Packets, st.Ignored, st.Sources, st.Skipped = r.packets, r.ignored, r.opened, r.skipped
 	st.PacketLimitReached = r.limited
+	if d.err == nil && cfg.Shard.on() {
+		// The packets of other shards after the last one metered move
+		// the clock the end of capture flushes at.
+		d.err = m.Advance(d.tick)
+	}
 	if d.err != nil {
 		return d.err
 	}
@@ -264,11 +277,20 @@ type direct struct {
 	keep bool  // copy packet bytes for the meter (dissection on)
 	err  error // the meter's error, which stops the reading
 	tel  *meterCounters
+	// With a shard, the clock and scan times of every packet, the
+	// meter's own rule (meter.ScanInterval) followed for the packets
+	// that other shards keep, so that the idle scans run when one meter
+	// of the whole capture would run them.
+	tick, scanTick uint64
 }
 
 func (d *direct) slot() (*decode.Packet, bool) { return &d.b.pkts[d.b.n], d.err == nil }
 
 func (d *direct) add(t uint64) bool {
+	d.tick = max(d.tick, t)
+	if d.tick-d.scanTick >= meter.ScanInterval {
+		d.scanTick = d.tick // the meter scans after this packet itself
+	}
 	b := d.b
 	b.times[b.n] = t
 	if d.keep {
@@ -278,6 +300,21 @@ func (d *direct) add(t uint64) bool {
 		return d.flush()
 	}
 	return true
+}
+
+// skip moves the clock for a packet of another shard: when the idle scan
+// is due, the packets so far are metered and the meter scans at t.
+func (d *direct) skip(t uint64) bool {
+	d.tick = max(d.tick, t)
+	if d.tick-d.scanTick < meter.ScanInterval {
+		return d.err == nil
+	}
+	d.scanTick = d.tick
+	if !d.flush() {
+		return false
+	}
+	d.err = d.m.Advance(d.tick)
+	return d.err == nil
 }
 
 func (d *direct) flush() bool {
@@ -303,6 +340,9 @@ type target interface {
 	// add commits the packet decoded into the slot, captured at t (ms,
 	// not yet clamped); false when the consumer has stopped.
 	add(t uint64) bool
+	// skip moves the clock to t for a packet of another shard, which is
+	// not metered; false when the consumer has stopped.
+	skip(t uint64) bool
 	// flush sends whatever is buffered; false when the consumer has
 	// stopped.
 	flush() bool
@@ -314,6 +354,7 @@ type reader struct {
 	dec              decode.Decoder
 	dst              target
 	packets, ignored uint64
+	skipped          uint64 // packets of other shards
 	bytes            uint64 // frame lengths of the records read
 	opened           int    // sources opened
 	limited          bool   // stopped at MaxPackets
@@ -450,6 +491,13 @@ func (r *reader) readSource(ctx context.Context, name string, src capture.Source
 		}
 		if !r.dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, p) {
 			r.ignored++
+			continue
+		}
+		if r.cfg.Shard.on() && ShardOf(p.Hash, r.cfg.Shard.Count) != r.cfg.Shard.Index {
+			r.skipped++
+			if !r.dst.skip(pkt.TimeMS()) {
+				return errStop
+			}
 			continue
 		}
 		if !r.dst.add(pkt.TimeMS()) {

@@ -105,6 +105,25 @@ func (s *sharder) add(t uint64) bool {
 	return true
 }
 
+// skip moves the clock for a packet of another shard (FileConfig.Shard):
+// when the idle scan is due, the meters get a barrier after the last
+// packet metered, as they would at a packet.
+func (s *sharder) skip(t uint64) bool {
+	if t > s.tick {
+		s.tick = t
+	}
+	if s.tick-s.scanTick < meter.ScanInterval {
+		return true
+	}
+	s.scanTick = s.tick
+	if s.seq == 0 {
+		return true // no flow yet: nothing to scan
+	}
+	s.sinceRound = 0
+	event := s.seq - 1
+	return s.broadcast(func(b *batch) { b.barrier, b.event, b.tick = true, event, s.tick })
+}
+
 // broadcast sends every meter its pending packets, then a marker.
 func (s *sharder) broadcast(mark func(*batch)) bool {
 	if !s.flush() {
@@ -387,7 +406,7 @@ func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (captu
 		st.Processed += sm.m.Processed()
 		sm.m.Close()
 	}
-	st.Packets, st.Ignored, st.Sources = r.packets, r.ignored, r.opened
+	st.Packets, st.Ignored, st.Sources, st.Skipped = r.packets, r.ignored, r.opened, r.skipped
 	st.PacketLimitReached = r.limited
 	if writeErr != nil {
 		return writeErr
