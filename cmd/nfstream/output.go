@@ -28,6 +28,7 @@ type outputOptions struct {
 	rotateFlows  int64
 	anonymize    []string
 	anonymizeKey string
+	part         partitionOptions // partition.go
 
 	// wallClock makes rotation follow the wall clock rather than packet
 	// time: set it for live capture. A single text file is then written
@@ -53,6 +54,7 @@ func (o *outputOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.rotateFlows, "rotate-flows", 0, "start a new output file after `N` flows")
 	fs.StringSliceVar(&o.anonymize, "anonymize", nil, "replace the values of these `COLUMNS` (comma-separated) by their keyed BLAKE2b-512 hex digest")
 	fs.StringVar(&o.anonymizeKey, "anonymize-key", "", "read the 64-byte anonymization key from `FILE` (raw, or 128 hex digits) so digests are stable across runs; default: a random key per run")
+	o.part.addFlags(fs)
 }
 
 func (o *outputOptions) toStdout() bool { return o.path == "-" }
@@ -62,6 +64,9 @@ func (o *outputOptions) rotating() bool { return o.rotate > 0 || o.rotateFlows >
 // validate checks the output flags against the columns the run will have;
 // it does no work.
 func (o *outputOptions) validate(cols []features.Column) error {
+	if o.part.on() || o.changed != nil && o.changed("max-open-partitions") {
+		return o.validatePartitioned(cols)
+	}
 	var fc output.FileConfig
 	fromPath, comp, known := output.FormatCSV, output.NoCompression, false
 	// A device, FIFO or socket (-o /dev/null) is written directly and,
@@ -147,6 +152,15 @@ func (o *outputOptions) validate(cols []features.Column) error {
 	if err := fc.Validate(); err != nil {
 		return usagef("%v", err)
 	}
+	if err := o.validateAnonymize(cols); err != nil {
+		return err
+	}
+	o.file = fc
+	return nil
+}
+
+// validateAnonymize checks --anonymize and --anonymize-key.
+func (o *outputOptions) validateAnonymize(cols []features.Column) error {
 	for _, name := range o.anonymize {
 		found := false
 		for i := range cols {
@@ -162,7 +176,6 @@ func (o *outputOptions) validate(cols []features.Column) error {
 	if o.anonymizeKey != "" && len(o.anonymize) == 0 {
 		return usagef("--anonymize-key needs --anonymize with the columns to hash")
 	}
-	o.file = fc
 	return nil
 }
 
@@ -170,13 +183,17 @@ func (o *outputOptions) validate(cols []features.Column) error {
 type opened struct {
 	sink   output.Sink
 	watch  *watched
-	rot    *output.Rotating // when rotating
-	name   string           // for messages
-	closed chan struct{}    // closed when the run is over, stops the rotation ticker
+	rot    *output.Rotating    // when rotating
+	part   *output.Partitioned // when partitioned
+	name   string              // for messages
+	closed chan struct{}       // closed when the run is over, stops the rotation ticker
 }
 
 // describe tells where the flows went.
 func (s *opened) describe() string {
+	if s.part != nil {
+		return describePartitioned(s.name, s.part)
+	}
 	if s.rot == nil {
 		return s.name
 	}
@@ -238,7 +255,7 @@ func (s *opened) done() {
 func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 	out := &o.out
 	out.quiet = out.quiet || o.quiet
-	if !out.toStdout() {
+	if !out.toStdout() && !out.part.on() {
 		removed, err := output.RemoveStaleTemps(out.path, out.rotating())
 		for _, p := range removed {
 			out.warnf("removed %q, the temporary file of an earlier run that did not finish", p)
@@ -280,6 +297,10 @@ func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 			s.sink = output.NewJSONL(stdout, s.name)
 		default:
 			s.sink = output.NewCSV(stdout, s.name)
+		}
+	case out.part.on():
+		if err := o.openPartitioned(s, fc); err != nil {
+			return nil, err
 		}
 	case out.rotating():
 		if err := checkDir(out.path); err != nil {
@@ -391,5 +412,5 @@ func (o *options) parquetMetadata() []output.KeyValue {
 	if len(o.out.anonymize) > 0 {
 		kv = append(kv, output.KeyValue{Key: "nfstream.anonymized_columns", Value: strings.Join(o.out.anonymize, ",")})
 	}
-	return kv
+	return append(kv, o.partitionMetadata()...)
 }

@@ -45,6 +45,7 @@ type options struct {
 	maxActiveSet   bool // --max-active-flows given (else from memory)
 	count          int64
 	out            outputOptions
+	shard          shardOption // partition.go
 	in             captureOptions
 	quiet          bool
 	plugins        []string
@@ -72,6 +73,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	o.in.addFlags(fs)
 	o.sys.addFlags(fs)
 	o.out.addFlags(fs)
+	o.shard.addFlags(fs)
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors on standard error")
 }
 
@@ -136,6 +138,9 @@ func (o *options) validate(args []string) error {
 	o.maxActiveSet = o.out.changed != nil && o.out.changed("max-active-flows")
 	if o.count < 0 {
 		return usagef("-c %d: must be 0 or more", o.count)
+	}
+	if err := o.shard.validate(o.in.iface != ""); err != nil {
+		return err
 	}
 	if err := o.loadModels(); err != nil {
 		return err
@@ -234,6 +239,7 @@ func (o *options) fileConfig(budget bool) pipeline.FileConfig {
 		Common:  o.common(budget),
 		Sources: o.read,
 		Meters:  o.in.meterCount(),
+		Shard:   o.shard.cfg,
 		Open:    o.in.openFile,
 	}
 }
@@ -296,7 +302,7 @@ func ndpiVersionLine() string {
 
 // run opens the output and runs the pipeline.
 func run(cmd *cobra.Command, o *options) error {
-	setHangupPolicy(o.out.rotating(), o.quiet)
+	setHangupPolicy(o.out.rotating() || o.out.part.on(), o.quiet)
 	if o.in.iface != "" {
 		return runLive(cmd, o)
 	}
@@ -320,7 +326,7 @@ func run(cmd *cobra.Command, o *options) error {
 	var summary string
 	if !o.quiet && !o.out.toStdout() && !out.failed() && st.Sources > 0 {
 		summary = fmt.Sprintf("nfstream: %s flows from %s packets (%s ignored) written to %s%s\n",
-			strconv.FormatUint(st.Flows, 10), strconv.FormatUint(st.Packets, 10), strconv.FormatUint(st.Ignored, 10), out.describe(), st.LimitNotes())
+			strconv.FormatUint(st.Flows, 10), strconv.FormatUint(st.Packets, 10), strconv.FormatUint(st.Ignored, 10), out.describe(), st.LimitNotes()+o.shard.note(st.Skipped))
 	}
 	return finish(cmd, summary, err)
 }
