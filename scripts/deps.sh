@@ -42,3 +42,23 @@ if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 26 ]; }; then
 	echo "deps: $go is Go $v; nfstream needs Go 1.26 or later (Debian's own Go is too old; use /usr/local/go)" >&2
 	exit 1
 fi
+
+# DuckDB, the independent reader of partitioned Parquet output
+# (docs/partitions.md): its Node.js client from the npm registry, kept in a
+# cache outside the repository. Best effort: the tests that need it skip,
+# saying why, without it.
+duck=${NFSTREAM_DUCKDB:-$HOME/.cache/nfstream-test/duckdb}
+if [ ! -d "$duck/node_modules/@duckdb/node-api" ]; then
+	if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "deps: installing nodejs npm" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		{ apt-get update -qq && apt-get install -y -qq nodejs npm; } >&2 || true
+	fi
+	if command -v npm >/dev/null; then
+		echo "deps: installing @duckdb/node-api in $duck" >&2
+		mkdir -p "$duck" && npm install --silent --no-audit --no-fund --prefix "$duck" @duckdb/node-api >&2 ||
+			echo "deps: could not install @duckdb/node-api; the DuckDB tests will skip" >&2
+	else
+		echo "deps: no npm: the DuckDB tests will skip" >&2
+	fi
+fi
