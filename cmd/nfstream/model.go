@@ -1,12 +1,17 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/nfstream-go/nfstream/internal/model"
+	"github.com/nfstream-go/nfstream/internal/output"
 	"github.com/nfstream-go/nfstream/internal/plugin"
 )
 
@@ -20,6 +25,17 @@ type modelOptions struct {
 	// plugins, in the order given.
 	loaded    map[string]plugin.Model
 	factories []plugin.Factory
+	// meta describes the models for the Parquet metadata.
+	meta []modelMeta
+}
+
+// modelMeta is one model in a Parquet file's nfstream.models.
+type modelMeta struct {
+	Name     string   `json:"name"`
+	File     string   `json:"file"`
+	SHA256   string   `json:"sha256"`
+	Features []string `json:"features,omitempty"`
+	At       uint64   `json:"at,omitempty"`
 }
 
 func (m *modelOptions) addFlags(fs *pflag.FlagSet) {
@@ -52,7 +68,7 @@ func isIdentifier(s string) bool {
 // error before any capture is opened.
 func (o *options) loadModels() error {
 	m := &o.models
-	m.loaded, m.factories = nil, nil
+	m.loaded, m.factories, m.meta = nil, nil, nil
 	feats := map[string][]string{}
 	for _, v := range m.features {
 		name, cols, err := cutModelFlag("model-features", v)
@@ -108,6 +124,15 @@ func (o *options) loadModels() error {
 		if m.loaded == nil {
 			m.loaded = map[string]plugin.Model{}
 		}
+		meta := modelMeta{Name: name, File: file, Features: feats[name], At: at[name]}
+		if meta.Features == nil {
+			meta.Features = mod.Features()
+		}
+		if b, err := os.ReadFile(file); err == nil {
+			sum := sha256.Sum256(b)
+			meta.SHA256 = hex.EncodeToString(sum[:])
+		}
+		m.meta = append(m.meta, meta)
 		m.loaded[name] = mod
 		if mod.Features() == nil && feats[name] == nil && scripts && at[name] == 0 {
 			// Inputs without names: the model is for the scripts
@@ -140,4 +165,16 @@ func (o *options) withModels() {
 	if len(o.models.factories) > 0 {
 		o.factories = append(append([]plugin.Factory(nil), o.models.factories...), o.factories...)
 	}
+}
+
+// modelMetadata is the Parquet metadata nfstream.models: a JSON list of
+// the models whose columns the file has (name, file, its SHA-256, the
+// features, the packet count of --model-at), so a dataset says which
+// model made its predictions.
+func (o *options) modelMetadata() []output.KeyValue {
+	if len(o.models.meta) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(o.models.meta)
+	return []output.KeyValue{{Key: "nfstream.models", Value: string(b)}}
 }

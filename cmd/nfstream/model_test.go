@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -374,4 +376,42 @@ func TestTrainExample(t *testing.T) {
 		t.Errorf("not every flow as Python: %s", last)
 	}
 	t.Log(last)
+}
+
+// TestModelParquetMetadata: a Parquet file names the models whose columns
+// it has, with the file's SHA-256 and the features fed to it.
+func TestModelParquetMetadata(t *testing.T) {
+	s := models(t)
+	bin := s.file("xgb_binary")
+	pq := filepath.Join(t.TempDir(), "flows.parquet")
+	pcap := filepath.Join(corpus.RepoRoot(t), "testdata", "eth_ipv4.pcap")
+	res := runNFStream(t, nil, append([]string{"-r", pcap, "-o", pq, "--model", "m=" + bin, "--model-at", "m=3"}, modelFeatures...)...)
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var got []struct {
+		Name, File, SHA256 string
+		Features           []string
+		At                 uint64
+	}
+	md := readParquetMetadata(t, pq)
+	if err := json.Unmarshal([]byte(md["nfstream.models"]), &got); err != nil || len(got) != 1 {
+		t.Fatalf("nfstream.models %q: %v", md["nfstream.models"], err)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	var js struct {
+		Learner struct {
+			FeatureNames []string `json:"feature_names"`
+		} `json:"learner"`
+	}
+	json.Unmarshal(b, &js)
+	g := got[0]
+	if g.Name != "m" || g.File != bin || g.SHA256 != hex.EncodeToString(sum[:]) || g.At != 3 ||
+		strings.Join(g.Features, ",") != strings.Join(js.Learner.FeatureNames, ",") {
+		t.Errorf("nfstream.models %s", md["nfstream.models"])
+	}
 }

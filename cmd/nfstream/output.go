@@ -412,5 +412,6 @@ func (o *options) parquetMetadata() []output.KeyValue {
 	if len(o.out.anonymize) > 0 {
 		kv = append(kv, output.KeyValue{Key: "nfstream.anonymized_columns", Value: strings.Join(o.out.anonymize, ",")})
 	}
+	kv = append(kv, o.modelMetadata()...)
 	return append(kv, o.partitionMetadata()...)
 }
