@@ -602,3 +602,35 @@ func TestShardKeepsTheClock(t *testing.T) {
 	}
 	t.Fatal("no port put the two flows in different shards")
 }
+
+// TestShardsShareATree: four shards partitioned into one folder name
+// their parts apart and together hold every flow of the unsharded run,
+// each id once.
+func TestShardsShareATree(t *testing.T) {
+	capture := multiHourCapture(t)
+	want, _ := shardRows(t, "-r", capture)
+	out := t.TempDir() + "/"
+	for i := range 4 {
+		if r := runNFStream(t, nil, "-q", "-r", capture, "-o", out, "--partition-by", "date,hour", "--shard", fmt.Sprintf("%d/4", i)); r.code != 0 {
+			t.Fatalf("shard %d: %d %s", i, r.code, r.stderr)
+		}
+	}
+	var ids []uint64
+	for _, f := range partFiles(t, out) {
+		i := strings.Index(filepath.Base(f), "of4-")
+		if !strings.HasPrefix(filepath.Base(f), "part-") || i < 0 {
+			t.Fatalf("part %s not named by its shard", f)
+		}
+		shard, _ := strconv.Atoi(filepath.Base(f)[len("part-"):i])
+		for _, id := range parquetIDs(t, f) {
+			if id%4 != uint64(shard) {
+				t.Errorf("%s: id %d", f, id)
+			}
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if len(ids) != len(want) || len(slices.Compact(ids)) != len(want) {
+		t.Errorf("%d flows in the tree (distinct ids among them may be fewer), want %d", len(ids), len(want))
+	}
+}
