@@ -261,3 +261,38 @@ func TestParsePartitionKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPartitionedWallClock: live (Now set), the open parts close once the
+// wall clock leaves their interval, even when no flow comes (the ticker
+// calls CloseElapsed), and not before.
+func TestPartitionedWallClock(t *testing.T) {
+	var f memFiles
+	now := time.UnixMilli(t0 + 10_000)
+	s := NewPartitioned(PartitionConfig{Dir: t.TempDir(), By: []PartitionKey{PartitionProtocol}, Create: f.create,
+		Interval: time.Minute, Now: func() time.Time { return now }})
+	if err := s.Begin(partCols()); err != nil {
+		t.Fatal(err)
+	}
+	for i, proto := range []uint8{6, 17} {
+		if err := s.Write(partRec(uint64(i), t0, 0, proto, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(49 * time.Second)
+	s.CloseElapsed()
+	if f.files[0].closed || f.files[1].closed {
+		t.Fatal("parts closed within their interval")
+	}
+	now = now.Add(2 * time.Second)
+	s.CloseElapsed()
+	if !f.files[0].closed || !f.files[1].closed {
+		t.Fatal("parts still open after their interval")
+	}
+	if err := s.Write(partRec(2, t0, 0, 6, "")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if len(f.files) != 3 || !slices.Equal(f.files[2].ids, []uint64{2}) {
+		t.Errorf("after the interval: %d files", len(f.files))
+	}
+}
