@@ -415,3 +415,35 @@ func TestModelParquetMetadata(t *testing.T) {
 		t.Errorf("nfstream.models %s", md["nfstream.models"])
 	}
 }
+
+// TestModelMeters: with three meters (each with its own instances of the
+// model plugins, sharing the models) the output is the same as with one.
+func TestModelMeters(t *testing.T) {
+	s := models(t)
+	flows, captures := 0, 0
+	for _, pcap := range s.test {
+		if flows >= 200 {
+			break // enough: each run costs
+		}
+		captures++
+		args := append([]string{"-r", pcap, "-o", "-", "--n-dissections", "0", "--model", "a=" + s.file("xgb_multi"),
+			"--model", "b=" + s.file("xgb_reg"), "--model", "c=" + s.file("xgb_binary"), "--model-at", "c=4"}, modelFeatures...)
+		one := runNFStream(t, nil, args...)
+		three := runNFStream(t, nil, append(args, "--meters", "3")...)
+		if one.code != 0 || three.code != 0 {
+			continue
+		}
+		l := lines(one.stdout)
+		if len(l) > 1 && !strings.HasSuffix(l[0], ",udps.a_prediction,udps.a_probability,udps.b_prediction,udps.c_prediction,udps.c_probability,udps.c_prediction_packets") {
+			t.Fatalf("header %s", l[0])
+		}
+		if one.stdout != three.stdout {
+			t.Errorf("%s: the output with 3 meters differs from that with 1", pcap)
+		}
+		flows += len(l) - 1
+	}
+	if flows < 100 {
+		t.Fatalf("only %d flows", flows)
+	}
+	t.Logf("%d flows of %d captures the same with 1 and 3 meters", flows, captures)
+}
