@@ -634,3 +634,64 @@ func TestShardsShareATree(t *testing.T) {
 		t.Errorf("%d flows in the tree (distinct ids among them may be fewer), want %d", len(ids), len(want))
 	}
 }
+
+// TestPartitionedSIGHUP: SIGHUP closes the open parts of a partitioned
+// output (each complete at once) and the run goes on into new parts; no
+// flow is lost.
+func TestPartitionedSIGHUP(t *testing.T) {
+	out := t.TempDir() + "/"
+	s := startStream(t, "--idle-timeout", "1", "-o", out, "--partition-by", "date,hour")
+	for k := 1; k <= 2; k++ {
+		waitFor(t, "flows written", func() bool { _, h := finalFilesTree(t, out); return h > 0 })
+		time.Sleep(100 * time.Millisecond)
+		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "a part closed by SIGHUP", func() bool { return len(listParts(t, out, false)) >= k })
+		for _, f := range listParts(t, out, false) {
+			parquetIDs(t, f)
+		}
+	}
+	fed := s.stopFeeding()
+	s.stdin.Close()
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, s.stderr.String())
+	}
+	if strings.Contains(s.stderr.String(), hangupNote) {
+		t.Errorf("stderr %q: SIGHUP said to be ignored", s.stderr.String())
+	}
+	files := partFiles(t, out)
+	if len(files) < 3 {
+		t.Errorf("%d parts after two SIGHUPs, want 3 or more", len(files))
+	}
+	var ids []uint64
+	for _, f := range files {
+		ids = append(ids, parquetIDs(t, f)...)
+	}
+	slices.Sort(ids)
+	if len(ids) != fed {
+		t.Fatalf("%d flows written, %d fed", len(ids), fed)
+	}
+	for i, id := range ids {
+		if id != uint64(i) {
+			t.Fatalf("ids lost or repeated: %d at %d", id, i)
+		}
+	}
+}
+
+// finalFilesTree counts the part files and the hidden temporary files
+// under dir.
+func finalFilesTree(t *testing.T, dir string) (final, hidden int) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") {
+				hidden++
+			} else {
+				final++
+			}
+		}
+		return nil
+	})
+	return final, hidden
+}
