@@ -31,7 +31,7 @@ const sysvisRingTimeout = 2 * time.Millisecond
 func (o *sysvisOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.mode, "system-visibility", "", "live capture: add the process owning each flow's socket on this host, `MODE` basic (system_process_pid and _name, as NFStream) or full (also uid, executable, command line, and the owner of the other end when both ends are local); the flag alone means basic")
 	fs.Lookup("system-visibility").NoOptDefVal = "basic"
-	fs.IntVar(&o.pollMS, "poll-ms", 100, "live capture with --system-visibility: milliseconds between socket polls (0: poll continuously); new flows also trigger a poll at once")
+	fs.IntVar(&o.pollMS, "poll-ms", 100, "live capture with --system-visibility: milliseconds between socket polls (0: poll continuously); a new flow whose socket is unknown is also looked up at once")
 	fs.StringVar(&o.procRoot, "proc-root", "/proc", "live capture with --system-visibility: the proc file system to read sockets and processes from (`DIR`)")
 }
 

@@ -19,10 +19,10 @@ import (
 //   - Notice, which a meter calls when a packet creates a flow, asks for a
 //     poll at once when the flow's socket is not in the table yet, so a
 //     connection shorter than the interval is still seen. These immediate
-//     polls read only the fd dirs of new processes and of those whose fd
-//     dir changed (Table.PollChanged), and are rate-limited: the next one
-//     starts no sooner than the last poll's duration after its end (at
-//     most half a core).
+//     lookups (Table.Resolve) read the protocol's tables and the fd dirs
+//     of the likely owners only, and are rate-limited: the next one starts
+//     no sooner than the last one's duration after its end (at most half
+//     a core).
 //   - Enrich, at export, matches the flow's 5-tuple against every socket
 //     seen while the flow was alive, also those that have closed since
 //     (Options.Retain).
@@ -37,8 +37,8 @@ type Attributor struct {
 
 // AttributorStats counts what an Attributor did.
 type AttributorStats struct {
-	// ImmediatePolls are the polls asked for by Notice, NoticesDropped the
-	// notices that found the queue full.
+	// ImmediatePolls are the immediate lookups asked for by Notice,
+	// NoticesDropped the notices that found the queue full.
 	ImmediatePolls, NoticesDropped uint64
 	// Attributed are the flows Enrich found an owner for, Unattributed
 	// those it did not (their other end is remote and its socket unseen, or
@@ -46,7 +46,7 @@ type AttributorStats struct {
 	Attributed, Unattributed uint64
 }
 
-// noticeQueue bounds the flows waiting for an immediate poll.
+// noticeQueue bounds the flows waiting for an immediate lookup.
 const noticeQueue = 4096
 
 // NewAttributor returns an Attributor that polls t every interval. It
@@ -75,21 +75,51 @@ func (a *Attributor) Stats() (ts Stats, as AttributorStats) {
 // Run polls until ctx is done. A failed poll (the process list unreadable)
 // is retried at the next interval.
 func (a *Attributor) Run(ctx context.Context) {
-	next := time.NewTimer(a.interval)
-	defer next.Stop()
-	var soon *time.Timer // an immediate poll waiting for the rate limit
+	// Whole polls run on their own goroutine: the immediate lookups go on
+	// while one reads the processes (Poll holds the table's lock only to
+	// merge what it read).
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		next := time.NewTimer(a.interval)
+		defer next.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-next.C:
+				a.t.Poll()
+				next.Reset(a.interval)
+			}
+		}
+	}()
+	defer func() { <-polled }()
+	var soon *time.Timer // immediate lookups waiting for the rate limit
 	var soonC <-chan time.Time
+	var pending []sockKey
+	// The rate limit: the next immediate lookup starts no sooner than
+	// the last one's duration after its end.
 	var lastEnd time.Time
 	var lastDur time.Duration
-	poll := func(changedOnly bool) {
-		start := time.Now()
-		if changedOnly {
-			a.t.PollChanged()
-		} else {
-			a.t.Poll()
+	resolve := func() {
+		// Flows noticed meanwhile are looked up in the same pass.
+		for len(pending) < noticeQueue {
+			select {
+			case k := <-a.notes:
+				if a.wanted(k) {
+					pending = append(pending, k)
+				}
+				continue
+			default:
+			}
+			break
 		}
+		a.immediate.Add(1)
+		start := time.Now()
+		a.t.resolve(pending)
 		lastEnd = time.Now()
 		lastDur = lastEnd.Sub(start)
+		pending = pending[:0]
 	}
 	for {
 		select {
@@ -98,27 +128,31 @@ func (a *Attributor) Run(ctx context.Context) {
 				soon.Stop()
 			}
 			return
-		case <-next.C:
-			poll(false)
-			next.Reset(a.interval)
 		case k := <-a.notes:
-			if soonC != nil || !a.t.involvesLocal(k) || a.known(k) {
+			if !a.wanted(k) {
 				continue
 			}
-			wait := time.Until(lastEnd.Add(lastDur))
-			if wait <= 0 {
-				a.immediate.Add(1)
-				poll(true)
+			pending = append(pending, k)
+			if soonC != nil {
+				continue // a lookup is already due
+			}
+			if wait := time.Until(lastEnd.Add(lastDur)); wait > 0 {
+				soon = time.NewTimer(wait)
+				soonC = soon.C
 				continue
 			}
-			soon = time.NewTimer(wait)
-			soonC = soon.C
+			resolve()
 		case <-soonC:
 			soonC = nil
-			a.immediate.Add(1)
-			poll(true)
+			resolve()
 		}
 	}
+}
+
+// wanted reports whether flow k needs an immediate lookup: it has a local
+// end and the last poll did not see its socket.
+func (a *Attributor) wanted(k sockKey) bool {
+	return a.t.involvesLocal(k) && !a.known(k)
 }
 
 // known reports whether the last poll saw a socket of the flow.

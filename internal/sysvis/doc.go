@@ -44,6 +44,10 @@
 // start time in /proc/<pid>/stat) or a process that exec'd (another comm)
 // is read again when a rescan meets it.
 //
-// [Attributor] runs the polls of a live capture and enriches its records
-// (docs/system-visibility.md).
+// Poll reads the tables and the new processes without the table's lock and
+// holds it only to merge. [Table.Resolve] looks one new flow's socket up
+// at once, between polls.
+//
+// [Attributor] runs the polls and lookups of a live capture and enriches
+// its records (docs/system-visibility.md).
 package sysvis

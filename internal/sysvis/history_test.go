@@ -1,6 +1,7 @@
 package sysvis
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,43 +125,61 @@ func TestPIDReuse(t *testing.T) {
 	}
 }
 
-// PollChanged finds the owner of a new socket among the processes that
-// own sockets, without reading the fd dirs of the others, and leaves what
-// it does not find to the next Poll.
-func TestPollChanged(t *testing.T) {
+// Resolve finds the owner of a new flow's socket at once, between polls:
+// among the known processes, the last to open a new socket first, then
+// among new processes. Lookup then sees it, as after a poll.
+func TestResolve(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
 	tb, err := New(Options{Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustPoll(t, tb)
-	mustPoll(t, tb)
-	// Process 400 owns no socket: its new one is not searched for by
-	// PollChanged when its fd dir looks unchanged (the mtime is put back:
-	// on procfs, the size is the hint, and a close and an open between
-	// two polls leave it unchanged too).
+	ap := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+	// curl (100) opens 10.0.2.15:45001 -> 1.1.1.1:443; the flow is seen
+	// from the remote end first.
 	appendLine(t, filepath.Join(root, "net", "tcp"),
 		"   6: 0F02000A:AFC9 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1006 1 0000000000000000 100 0 0 10 0\n")
-	fdDir := filepath.Join(root, "400", "fd")
-	fi, err := os.Stat(fdDir)
-	if err != nil {
+	if err := os.Symlink("socket:[1006]", filepath.Join(root, "100", "fd", "9")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("socket:[1006]", filepath.Join(fdDir, "9")); err != nil {
+	scans := tb.Stats().FDScans
+	if !tb.Resolve(ProtoTCP, ap("1.1.1.1:443"), ap("10.0.2.15:45001")) {
+		t.Fatal("Resolve did not find curl's new socket")
+	}
+	if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 45001, ip("1.1.1.1"), 443); !ok || o.PID != 100 {
+		t.Errorf("Lookup after Resolve: %+v %v, want pid 100", o, ok)
+	}
+	// At most the five known processes were read (the youngest first).
+	if n := tb.Stats().FDScans - scans; n < 1 || n > 5 {
+		t.Errorf("Resolve read %d fd dirs, want 1 to 5", n)
+	}
+
+	// curl opens another: it is now read first.
+	appendLine(t, filepath.Join(root, "net", "tcp"),
+		"   7: 0F02000A:AFCA 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1007 1 0000000000000000 100 0 0 10 0\n")
+	if err := os.Symlink("socket:[1007]", filepath.Join(root, "100", "fd", "10")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chtimes(fdDir, fi.ModTime(), fi.ModTime()); err != nil {
-		t.Fatal(err)
+	scans = tb.Stats().FDScans
+	if !tb.Resolve(ProtoTCP, ap("10.0.2.15:45002"), ap("1.1.1.1:443")) || tb.Stats().FDScans-scans != 1 {
+		t.Errorf("second socket of curl: %d fd dirs read, want 1", tb.Stats().FDScans-scans)
 	}
-	if err := tb.PollChanged(); err != nil {
-		t.Fatal(err)
+
+	// A process not seen before.
+	mkProc(t, root, 600, "wget", "socket:[1008]")
+	appendLine(t, filepath.Join(root, "net", "tcp"),
+		"   8: 0F02000A:AFCB 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1008 1 0000000000000000 100 0 0 10 0\n")
+	if !tb.Resolve(ProtoTCP, ap("10.0.2.15:45003"), ap("1.1.1.1:443")) {
+		t.Error("Resolve did not find the socket of a new process")
 	}
-	st := tb.Stats()
-	if _, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 45001, ip("1.1.1.1"), 443); ok || st.LastFDScans != 4 {
-		t.Errorf("PollChanged: found %v with %d fd scans; want not found, with the fd dirs of the 4 socket owners read", ok, st.LastFDScans)
+	if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 45003, ip("1.1.1.1"), 443); !ok || o.PID != 600 || o.Name != "wget" {
+		t.Errorf("new process: %+v %v", o, ok)
 	}
-	mustPoll(t, tb)
-	if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 45001, ip("1.1.1.1"), 443); !ok || o.PID != 400 {
-		t.Errorf("Poll after PollChanged: %+v %v, want pid 400", o, ok)
+
+	// A flow with no socket.
+	if tb.Resolve(ProtoTCP, ap("10.0.2.15:45999"), ap("1.1.1.1:443")) {
+		t.Error("Resolve found a socket that does not exist")
 	}
 }

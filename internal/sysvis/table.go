@@ -265,50 +265,61 @@ func (t *Table) lookupKey(k sockKey, w window) (Owner, bool) {
 // until every new inode is found. Per-process and per-line failures are
 // counted in Stats and skipped; an error is returned only when the process
 // list itself cannot be read.
-func (t *Table) Poll() error { return t.poll(false) }
-
-// PollChanged is a Poll that, to find the owners of new sockets, reads
-// only the fd dirs of new processes, of those whose fd dir changed (Linux
-// >= 6.2 gives its size as the open-fd count) and of those that own
-// sockets, the last to open a new one first: the cheap poll for a flow
-// whose socket is not known yet. Sockets it does not find an owner for
-// are searched for again by the next Poll.
-func (t *Table) PollChanged() error { return t.poll(true) }
-
-func (t *Table) poll(changedOnly bool) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.gen++
-	gen := t.gen
-	scans := 0
-
-	clear(t.sockets)
-	clear(t.locals)
+func (t *Table) Poll() error {
+	// The slow part, reading the tables and the processes not known yet,
+	// is done without the lock, so Lookup and Resolve go on meanwhile.
+	sockets := make(map[sockKey]uint64, t.Stats().Sockets)
+	locals := make(map[netip.Addr]struct{})
 	for _, a := range t.opt.LocalAddrs {
-		t.locals[a.Unmap()] = struct{}{}
+		locals[a.Unmap()] = struct{}{}
 	}
+	var errs, malformed uint64
 	for _, f := range [...]struct {
 		name  string
 		proto uint8
 	}{{"tcp", ProtoTCP}, {"tcp6", ProtoTCP}, {"udp", ProtoUDP}, {"udp6", ProtoUDP}} {
-		t.readNetTable(filepath.Join(t.root, "net", f.name), f.proto)
+		m, e := readNetTable(filepath.Join(t.root, "net", f.name), f.proto, sockets, locals)
+		malformed, errs = malformed+m, errs+e
 	}
-
 	procs, err := t.fs.AllProcs()
 	if err != nil {
 		return err
 	}
+	t.mu.RLock()
+	var fresh []procfs.Proc
+	for _, p := range procs {
+		if _, ok := t.procs[p.PID]; !ok {
+			fresh = append(fresh, p)
+		}
+	}
+	t.mu.RUnlock()
+	read := make(map[int]*procInfo, len(fresh))
+	for _, p := range fresh {
+		if pi, ok := t.readProc(p); ok {
+			read[p.PID] = pi
+		} else {
+			errs++
+		}
+	}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.gen++
+	gen := t.gen
+	scans := len(read)
+	t.stats.ProcErrors += errs
+	t.stats.MalformedLines += malformed
+	t.sockets, t.locals = sockets, locals
 	for _, p := range procs {
 		if pi, ok := t.procs[p.PID]; ok {
+			pi.seen = gen // known, or found meanwhile by Resolve
+			continue
+		}
+		if pi, ok := read[p.PID]; ok {
 			pi.seen = gen
-			continue
+			t.procs[p.PID] = pi
+			t.link(p.PID, pi, nil)
 		}
-		pi := &procInfo{seen: gen}
-		if !t.scanProc(p, pi, true) {
-			continue
-		}
-		scans++
-		t.procs[p.PID] = pi
 	}
 	// Drop dead processes and their inodes.
 	for pid, pi := range t.procs {
@@ -372,7 +383,7 @@ func (t *Table) poll(changedOnly bool) error {
 			return pids[i] < pids[j]
 		})
 		for _, pid := range pids {
-			if len(unknown) == 0 || (changedOnly && prio[pid] == 2) {
+			if len(unknown) == 0 {
 				break
 			}
 			pi := t.procs[pid]
@@ -394,10 +405,8 @@ func (t *Table) poll(changedOnly bool) error {
 				delete(unknown, ino)
 			}
 		}
-		if !changedOnly {
-			for ino := range unknown {
-				t.orphans[ino] = gen
-			}
+		for ino := range unknown {
+			t.orphans[ino] = gen
 		}
 	}
 	// Forget orphans no longer in the tables.
@@ -424,11 +433,7 @@ func (t *Table) poll(changedOnly bool) error {
 // remember records the owner of every owned socket of this poll in the
 // history and forgets the sockets gone for longer than Options.Retain.
 func (t *Table) remember() {
-	now := time.Now()
-	if t.opt.Now != nil {
-		now = t.opt.Now()
-	}
-	ms := now.UnixMilli()
+	ms := t.now()
 	if ms < t.pollMS {
 		ms = t.pollMS // a clock step back: times stay ordered
 	}
@@ -437,17 +442,9 @@ func (t *Table) remember() {
 		if ino == 0 {
 			continue
 		}
-		pid, ok := t.owners[ino]
-		if !ok {
-			continue
+		if pid, ok := t.owners[ino]; ok {
+			t.see(k, pid, ms)
 		}
-		pi := t.procs[pid]
-		if h, ok := t.history[k]; ok && h.owner.PID == pid && h.owner.start == pi.owner.start {
-			h.last, h.gen = ms, t.gen
-			t.history[k] = h
-			continue
-		}
-		t.history[k] = seen{owner: pi.owner, first: ms, last: ms, gen: t.gen}
 	}
 	keep := ms - t.opt.Retain.Milliseconds()
 	for k, h := range t.history {
@@ -456,6 +453,141 @@ func (t *Table) remember() {
 		}
 	}
 	t.stats.Retained = len(t.history)
+}
+
+// see records in the history that socket k was seen owned by pid at ms.
+func (t *Table) see(k sockKey, pid int, ms int64) {
+	pi := t.procs[pid]
+	if h, ok := t.history[k]; ok && h.owner.PID == pid && h.owner.start == pi.owner.start {
+		h.last, h.gen = ms, t.gen
+		t.history[k] = h
+		return
+	}
+	t.history[k] = seen{owner: pi.owner, first: ms, last: ms, gen: t.gen}
+}
+
+// now is the time of the socket history.
+func (t *Table) now() int64 {
+	if t.opt.Now != nil {
+		return t.opt.Now().UnixMilli()
+	}
+	return time.Now().UnixMilli()
+}
+
+// Resolve looks up at once the connected sockets of a new flow, src to
+// dst in either direction, without a whole poll: it reads the tables of
+// the flow's protocol and, for a socket whose inode has no known owner,
+// the fd dirs of the processes most likely to hold it: those that last
+// opened a new socket, then the youngest, then processes not seen
+// before. It stops at the first that holds it, records the owner
+// as a poll would, and reports whether a socket of the flow was found with
+// its owner. What it misses is left to the next Poll.
+func (t *Table) Resolve(proto uint8, src, dst netip.AddrPort) bool {
+	return t.resolve([]sockKey{{proto, src, dst}}) == 1
+}
+
+// resolve is Resolve for several flows (k.local is the flow's source); it
+// returns how many were found.
+func (t *Table) resolve(flows []sockKey) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var read [2][2]bool // [udp][ipv6] tables read
+	for _, f := range flows {
+		name, u := "tcp", 0
+		if f.proto == ProtoUDP {
+			name, u = "udp", 1
+		}
+		if f.local.Addr().Unmap().Is4() && !read[u][0] {
+			m, e := readNetTable(filepath.Join(t.root, "net", name), f.proto, t.sockets, t.locals)
+			t.stats.MalformedLines, t.stats.ProcErrors = t.stats.MalformedLines+m, t.stats.ProcErrors+e
+			read[u][0] = true
+		}
+		if !read[u][1] { // IPv6, and IPv4-mapped on dual-stack sockets
+			m, e := readNetTable(filepath.Join(t.root, "net", name+"6"), f.proto, t.sockets, t.locals)
+			t.stats.MalformedLines, t.stats.ProcErrors = t.stats.MalformedLines+m, t.stats.ProcErrors+e
+			read[u][1] = true
+		}
+	}
+	ms := max(t.now(), t.pollMS)
+	found := 0
+	for _, f := range flows {
+		src := netip.AddrPortFrom(f.local.Addr().Unmap(), f.local.Port())
+		dst := netip.AddrPortFrom(f.remote.Addr().Unmap(), f.remote.Port())
+		ok := false
+		for _, k := range [2]sockKey{{f.proto, src, dst}, {f.proto, dst, src}} {
+			ino := t.sockets[k]
+			if ino == 0 {
+				continue
+			}
+			pid, owned := t.owners[ino]
+			if !owned {
+				pid, owned = t.findOwner(ino)
+			}
+			if owned {
+				t.see(k, pid, ms)
+				ok = true
+			}
+		}
+		if ok {
+			found++
+		}
+	}
+	return found
+}
+
+// findOwner reads fd dirs until one holds inode ino (see Resolve).
+func (t *Table) findOwner(ino uint64) (int, bool) {
+	pids := make([]int, 0, len(t.procs))
+	for pid := range t.procs {
+		pids = append(pids, pid)
+	}
+	sort.Slice(pids, func(i, j int) bool {
+		a, b := t.procs[pids[i]], t.procs[pids[j]]
+		if a.lastNew != b.lastNew {
+			return a.lastNew > b.lastNew
+		}
+		if a.owner.start != b.owner.start {
+			return a.owner.start > b.owner.start
+		}
+		return pids[i] < pids[j]
+	})
+	for _, pid := range pids {
+		pi := t.procs[pid]
+		p, err := t.fs.Proc(pid)
+		if err != nil {
+			t.stats.ProcErrors++
+		}
+		if err != nil || !t.scanProc(p, pi, false) {
+			t.dropProc(pid, pi)
+			continue
+		}
+		t.stats.FDScans++
+		if owner, ok := t.owners[ino]; ok {
+			pi := t.procs[owner]
+			pi.lastNew = t.gen + 1
+			return owner, true
+		}
+	}
+	procs, err := t.fs.AllProcs()
+	if err != nil {
+		return 0, false
+	}
+	for _, p := range procs {
+		if _, ok := t.procs[p.PID]; ok {
+			continue
+		}
+		pi := &procInfo{seen: t.gen}
+		if !t.scanProc(p, pi, true) {
+			continue
+		}
+		t.stats.FDScans++
+		t.procs[p.PID] = pi
+		if owner, ok := t.owners[ino]; ok && owner == p.PID {
+			pi.lastNew = t.gen + 1
+			return owner, true
+		}
+	}
+	return 0, false
 }
 
 // dropProc forgets a process and the inodes it owned.
@@ -491,24 +623,60 @@ func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
 	}
 	if full {
 		// Identity first, so a process that cannot be read leaves no inodes.
-		name, err := p.Comm()
-		if err != nil {
+		if pi.owner, err = t.identity(p, start); err != nil {
 			t.stats.ProcErrors++
 			return false
 		}
-		pi.owner = Owner{PID: p.PID, Name: name, UID: -1, start: start}
-		if t.opt.WithUID {
-			if st, err := p.NewStatus(); err == nil {
-				pi.owner.UID = int(st.UIDs[0])
-			}
-		}
-		if t.opt.WithExe {
-			pi.owner.Exe, _ = p.Executable()
-		}
-		if t.opt.WithCmdline {
-			pi.owner.Cmdline, _ = p.CmdLine()
+	}
+	old := append([]uint64(nil), pi.inodes...)
+	if err := t.readFDs(p, pi); err != nil {
+		t.stats.ProcErrors++
+		return false
+	}
+	t.link(p.PID, pi, old)
+	return true
+}
+
+// readProc reads a process not known yet; it touches nothing shared, so
+// Poll calls it without the lock.
+func (t *Table) readProc(p procfs.Proc) (*procInfo, bool) {
+	start, err := startTime(p)
+	if err != nil {
+		return nil, false
+	}
+	pi := &procInfo{}
+	if pi.owner, err = t.identity(p, start); err != nil {
+		return nil, false
+	}
+	if err := t.readFDs(p, pi); err != nil {
+		return nil, false
+	}
+	return pi, true
+}
+
+// identity reads who process p is.
+func (t *Table) identity(p procfs.Proc, start uint64) (Owner, error) {
+	name, err := p.Comm()
+	if err != nil {
+		return Owner{}, err
+	}
+	o := Owner{PID: p.PID, Name: name, UID: -1, start: start}
+	if t.opt.WithUID {
+		if st, err := p.NewStatus(); err == nil {
+			o.UID = int(st.UIDs[0])
 		}
 	}
+	if t.opt.WithExe {
+		o.Exe, _ = p.Executable()
+	}
+	if t.opt.WithCmdline {
+		o.Cmdline, _ = p.CmdLine()
+	}
+	return o, nil
+}
+
+// readFDs reads the socket inodes of p's fd dir into pi.inodes.
+func (t *Table) readFDs(p procfs.Proc, pi *procInfo) error {
 	if t.beforeFDScan != nil {
 		t.beforeFDScan(p.PID)
 	}
@@ -517,24 +685,27 @@ func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
 	}
 	targets, err := p.FileDescriptorTargets()
 	if err != nil {
-		t.stats.ProcErrors++
-		return false
+		return err
 	}
-	old := pi.inodes
 	pi.inodes = pi.inodes[:0]
 	for _, tg := range targets {
 		if ino, ok := socketInode(tg); ok {
 			pi.inodes = append(pi.inodes, ino)
 		}
 	}
-	// Unlink inodes this process no longer holds.
+	return nil
+}
+
+// link makes pid the owner of the inodes in pi.inodes, and no longer of
+// those in old it does not hold any more.
+func (t *Table) link(pid int, pi *procInfo, old []uint64) {
 	if len(old) > 0 {
 		held := make(map[uint64]struct{}, len(pi.inodes))
 		for _, ino := range pi.inodes {
 			held[ino] = struct{}{}
 		}
 		for _, ino := range old {
-			if _, ok := held[ino]; !ok && t.owners[ino] == p.PID {
+			if _, ok := held[ino]; !ok && t.owners[ino] == pid {
 				delete(t.owners, ino)
 			}
 		}
@@ -542,14 +713,13 @@ func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
 	for _, ino := range pi.inodes {
 		// Shared sockets (fork, fd passing) keep their first-found owner
 		// while it lives.
-		if cur, ok := t.owners[ino]; ok && cur != p.PID {
+		if cur, ok := t.owners[ino]; ok && cur != pid {
 			if _, live := t.procs[cur]; live {
 				continue
 			}
 		}
-		t.owners[ino] = p.PID
+		t.owners[ino] = pid
 	}
-	return true
 }
 
 // execed reports whether a known process now runs another program (exec
@@ -578,15 +748,17 @@ func socketInode(target string) (uint64, bool) {
 	return n, err == nil
 }
 
-// readNetTable adds the sockets of one /proc/net/{tcp,udp}{,6} file. A missing
-// file (e.g. no IPv6) is not an error; unparsable lines are counted.
-func (t *Table) readNetTable(path string, proto uint8) {
+// readNetTable adds the sockets of one /proc/net/{tcp,udp}{,6} file to
+// sockets, and their local addresses to locals. A missing file (e.g. no
+// IPv6) is not an error; it returns the lines that did not parse and
+// whether the file could not be read (0 or 1).
+func readNetTable(path string, proto uint8, sockets map[sockKey]uint64, locals map[netip.Addr]struct{}) (malformed, errs uint64) {
 	f, err := os.Open(path)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			t.stats.ProcErrors++
+			errs++
 		}
-		return
+		return malformed, errs
 	}
 	defer f.Close()
 	s := bufio.NewScanner(f)
@@ -599,17 +771,18 @@ func (t *Table) readNetTable(path string, proto uint8) {
 		}
 		k, ino, ok := parseNetLine(s.Bytes(), proto)
 		if !ok {
-			t.stats.MalformedLines++
+			malformed++
 			continue
 		}
-		t.sockets[k] = ino
+		sockets[k] = ino
 		if a := k.local.Addr(); !a.IsUnspecified() {
-			t.locals[a] = struct{}{}
+			locals[a] = struct{}{}
 		}
 	}
 	if s.Err() != nil {
-		t.stats.MalformedLines++
+		malformed++
 	}
+	return malformed, errs
 }
 
 // parseNetLine parses "sl local rem st tx:rx tr:when retr uid timeout inode ...".
