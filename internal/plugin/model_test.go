@@ -1,8 +1,10 @@
 package plugin
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nfstream-go/nfstream/internal/features"
 )
@@ -57,4 +59,84 @@ func TestResolveFeature(t *testing.T) {
 			t.Errorf("%s: element %d, want %d", c.name, f.elem, c.elem)
 		}
 	}
+}
+
+// BenchmarkModelFeatures measures, in the same run, reading every numeric
+// column and SPLT element of --stats --splt 10 as model inputs from an
+// exported flow by name through
+// Flow.Attr (what a Starlark script does) and through the column
+// accessors a model resolves once (what the model plugin does), best
+// rounds of 100 flows, and reports the ratio (docs/models.md section 2).
+func BenchmarkModelFeatures(b *testing.B) {
+	schema := features.Schema{Tunnel: true, Stats: true, SPLT: true}
+	cols := schema.Columns()
+	run := RunColumns{Schema: schema, SPLT: 10}
+	var names []string
+	for _, c := range cols {
+		if (c.Kind == features.KindUint || c.Kind == features.KindFloat) && c.Name != "id" {
+			names = append(names, c.Name)
+		}
+	}
+	for _, l := range spltLists {
+		for i := 0; i < 10; i++ {
+			names = append(names, l+"_"+strconv.Itoa(i))
+		}
+	}
+	var feats []feature
+	for _, n := range names {
+		f, err := resolveFeature(n, run, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		feats = append(feats, f)
+	}
+	r := &features.Record{SPLTDirection: make([]int8, 10), SPLTPS: make([]int32, 10), SPLTPIAT: make([]int64, 10)}
+	r.Bidirectional.Packets, r.Bidirectional.Bytes, r.Bidirectional.PS.Mean = 12, 3400, 283.3
+	view := NewView(features.Config{Stats: true, SPLT: 10}, cols)
+	f := view.Expired(r, &features.UDPS{})
+	x := make([]float64, len(names))
+	byName := func() {
+		for j, n := range names[:len(names)-30] {
+			switch v, _ := f.Attr(n); v := v.(type) {
+			case int64:
+				x[j] = float64(v)
+			case float64:
+				x[j] = v
+			}
+		}
+		for j, l := range spltLists {
+			v, _ := f.Attr(l)
+			for k, e := range v.([]any) {
+				x[len(names)-30+10*j+k] = float64(e.(int64))
+			}
+		}
+	}
+	byColumn := func() {
+		for j := range feats {
+			x[j] = feats[j].value(r)
+		}
+	}
+	// The best round of each: on a shared machine a round is only ever
+	// slowed down.
+	attr, direct := time.Duration(1<<62), time.Duration(1<<62)
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		for k := 0; k < 100; k++ {
+			byName()
+		}
+		attr = min(attr, time.Since(start))
+		start = time.Now()
+		for k := 0; k < 100; k++ {
+			byColumn()
+		}
+		direct = min(direct, time.Since(start))
+	}
+	if testing.AllocsPerRun(10, byColumn) != 0 {
+		b.Error("reading the features by column allocates")
+	}
+	b.ReportMetric(float64(attr.Nanoseconds())/100, "attr-ns/flow")
+	b.ReportMetric(float64(direct.Nanoseconds())/100, "columns-ns/flow")
+	b.ReportMetric(attr.Seconds()/direct.Seconds(), "speedup")
+	b.ReportMetric(float64(len(names)), "features")
+	b.ReportMetric(0, "ns/op")
 }
