@@ -19,9 +19,11 @@
 // costs one compare per new flow.
 //
 // Several meters can share a capture and still give one meter's output:
-// ProcessShardBatch meters without idle scans, and the caller runs the scans
-// across meters with IdleCandidates and ExpireIdle; every record carries
-// its place in a single meter's export order (features.Order).
+// ProcessShardBatch meters without idle scans and reports, at the scan
+// points the caller gives, which flows became idle; the caller runs the
+// scans across meters and has the flows they take expired with ExpireIdle;
+// every record carries its place in a single meter's export order
+// (features.Order).
 //
 // Ownership: the Meter owns its flows. The *features.Record handed to the
 // export function is valid only during that call.

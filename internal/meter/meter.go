@@ -132,6 +132,10 @@ type Meter struct {
 	// head and tail of the list of flows: oldest first (creation order, or
 	// least recently seen with Config.LRU).
 	head, tail int32
+	// front is the first flow ProcessShardBatch has not yet reported idle
+	// (noSlot: every flow was): the flows before it are idle, and stay
+	// so until their next packet, which expires them.
+	front int32
 
 	// maxActive is Config.MaxActive, or the largest int for no bound, so
 	// the check at flow creation is one compare.
@@ -147,6 +151,12 @@ type Meter struct {
 	addrs  [3 * group]uintptr
 	// rec is the record an expiring flow is exported in.
 	rec features.Record
+	// The scan points of the batch ProcessShardBatch meters, the next one
+	// to report, and where; idle is reportIdle's working space.
+	points    []ScanPoint
+	nextPoint int
+	onIdle    IdleFunc
+	idle      []uint64
 
 	// With plugins: the instances, their names, the views hooks get, and
 	// the first plugin error, after which the meter does nothing more.
@@ -165,7 +175,7 @@ func New(cfg Config, export ExportFunc) (*Meter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Meter{cfg: cfg, export: export, table: newTable(), head: noSlot, tail: noSlot, stride: slotStride(cfg.Features.SPLT)}
+	m := &Meter{cfg: cfg, export: export, table: newTable(), head: noSlot, tail: noSlot, front: noSlot, stride: slotStride(cfg.Features.SPLT)}
 	m.maxActive = cfg.MaxActive
 	if m.maxActive <= 0 {
 		m.maxActive = int(^uint(0) >> 1)
@@ -234,13 +244,63 @@ func (m *Meter) ProcessBatch(pkts []decode.Packet, times []uint64) error {
 	return m.batch(pkts, times, nil)
 }
 
-// ProcessShardBatch meters packets without running idle scans, for a meter that is
-// one of several sharing a capture: pkts[i] is the packet with index
-// seqs[i] among all metered packets, at times[i] (ms, already clamped so
-// time never goes backwards across the whole capture). The caller runs the
-// idle scans across all meters (see IdleCandidates and ExpireIdle).
-func (m *Meter) ProcessShardBatch(pkts []decode.Packet, times, seqs []uint64) error {
-	return m.batch(pkts, times, seqs)
+// ScanPoint is where the idle scan of a capture shared by several meters
+// runs: after the first Pos packets of a batch, with the capture's clock
+// at Tick. Event is the index of the packet the scan follows, for the
+// caller (docs/design.md, "Several meters").
+type ScanPoint struct {
+	Pos         int
+	Event, Tick uint64
+}
+
+// IdleFunc receives, at scan point p of a batch, the creation indexes of
+// the flows that became idle since the previous report, oldest first
+// (valid only during the call), and bound, the creation index of the
+// meter's first flow that is not idle (the largest uint64 if none is).
+type IdleFunc func(p int, idle []uint64, bound uint64)
+
+// ProcessShardBatch meters packets without running idle scans, for a
+// meter that is one of several sharing a capture: pkts[i] is the packet
+// with index seqs[i] among all metered packets, at times[i] (ms, already
+// clamped so time never goes backwards across the whole capture). At each
+// of points (in order) it reports to onIdle what the caller needs to run
+// the idle scan across all meters; the caller expires the flows the scan
+// takes later, with ExpireIdle. A flow reported idle stays in the table
+// until then or until its next packet, which expires it (idle) at once.
+func (m *Meter) ProcessShardBatch(pkts []decode.Packet, times, seqs []uint64, points []ScanPoint, onIdle IdleFunc) error {
+	p := 0
+	for p < len(points) && points[p].Pos == 0 {
+		m.reportIdle(p, points[p].Tick, onIdle)
+		p++
+	}
+	m.points, m.onIdle, m.nextPoint = points, onIdle, p
+	err := m.batch(pkts, times, seqs)
+	for m.nextPoint < len(points) { // after an error, or Pos past the batch
+		m.reportIdle(m.nextPoint, points[m.nextPoint].Tick, onIdle)
+		m.nextPoint++
+	}
+	m.points, m.onIdle = nil, nil
+	return err
+}
+
+// reportIdle moves the front past the flows idle at tick and reports
+// them for scan point p.
+func (m *Meter) reportIdle(p int, tick uint64, onIdle IdleFunc) {
+	idle := m.idle[:0]
+	for m.front != noSlot {
+		s := m.slot(m.front)
+		if last := s.flow.LastSeenMS; tick < last || tick-last < m.cfg.IdleTimeout {
+			break
+		}
+		idle = append(idle, s.created)
+		m.front = s.next
+	}
+	m.idle = idle
+	bound := uint64(1<<64 - 1)
+	if m.front != noSlot {
+		bound = m.slot(m.front).created
+	}
+	onIdle(p, idle, bound)
 }
 
 // group is how many packets each stage of batch handles at a time. Groups
@@ -293,6 +353,10 @@ func (m *Meter) batch(pkts []decode.Packet, times, seqs []uint64) error {
 				m.processed++
 				m.seq = seqs[i]
 				err = m.consume(&pkts[i], times[i], hashes[i])
+				for m.nextPoint < len(m.points) && m.points[m.nextPoint].Pos == i+1 {
+					m.reportIdle(m.nextPoint, m.points[m.nextPoint].Tick, m.onIdle)
+					m.nextPoint++
+				}
 			}
 			if err != nil {
 				return err
@@ -343,27 +407,15 @@ func (m *Meter) prefetchDirections(pkts []decode.Packet, slots []int32) {
 	prefetch(addrs)
 }
 
-// IdleCandidates walks the flows in creation order while they are idle at
-// tick, appending the creation index of at most max of them to dst. bound
-// is the creation index of the first flow it did not take (not idle, or
-// over max), or the largest uint64 when it took every flow.
-func (m *Meter) IdleCandidates(tick uint64, max int, dst []uint64) (cands []uint64, bound uint64) {
-	for i := m.head; i != noSlot; i = m.slot(i).next {
-		s := m.slot(i)
-		last := s.flow.LastSeenMS
-		if len(dst) == max || tick < last || tick-last < m.cfg.IdleTimeout {
-			return dst, s.created
-		}
-		dst = append(dst, s.created)
-	}
-	return dst, 1<<64 - 1
-}
-
 // ExpireIdle expires, in creation order, the flows created at or before
 // index through, as the idle scan that follows packet event when the
-// capture's clock is at tick.
+// capture's clock is at tick. Those flows were reported idle at that scan
+// point (ProcessShardBatch); the meter may have metered later packets
+// since, so its records carry the scan's time, not the meter's clock.
 func (m *Meter) ExpireIdle(event, tick, through uint64) error {
-	m.moveClock(tick)
+	now := m.tick
+	m.tick = tick
+	defer func() { m.tick = max(now, tick) }()
 	for m.head != noSlot && m.slot(m.head).created <= through {
 		m.seq = event
 		if err := m.expire(m.head, features.ExpiredIdle, features.PhaseScan); err != nil {
@@ -474,6 +526,9 @@ func (m *Meter) alloc() int32 {
 		m.head = i
 	}
 	m.tail = i
+	if m.front == noSlot {
+		m.front = i
+	}
 	return i
 }
 
@@ -544,6 +599,9 @@ func (m *Meter) touchLRU(i int32) {
 // unlink takes slot i out of the list.
 func (m *Meter) unlink(i int32) {
 	s := m.slot(i)
+	if i == m.front {
+		m.front = s.next
+	}
 	if s.prev != noSlot {
 		m.slot(s.prev).next = s.next
 	} else {
@@ -609,7 +667,7 @@ func (m *Meter) FlushAt(tick uint64) error {
 		}
 	}
 	m.table.clear()
-	m.head, m.tail = noSlot, noSlot
+	m.head, m.tail, m.front = noSlot, noSlot, noSlot
 	m.nslot, m.free = 0, m.free[:0]
 	return nil
 }

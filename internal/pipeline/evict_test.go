@@ -111,7 +111,7 @@ func TestMetersEviction(t *testing.T) {
 }
 
 // sameInstantFlood writes a pcap of n one-packet UDP flows all captured at
-// the same instant, so no scan round comes after the first packet.
+// the same instant, so no idle scan comes after the first packet.
 func sameInstantFlood(t *testing.T, n int) string {
 	t.Helper()
 	var b bytes.Buffer
@@ -144,12 +144,13 @@ func sameInstantFlood(t *testing.T, n int) string {
 	return p
 }
 
-// TestShardedEvictionSyncRounds floods two meters at one instant past the
-// bound: with no scan rounds, sync rounds hand the evicted flows over as
-// they go; the output is still in order and complete.
-func TestShardedEvictionSyncRounds(t *testing.T) {
-	const n = 3*syncEvery + 100
-	cfg := nfstreamDefaults([]string{sameInstantFlood(t, n)}, features.AccountLink, false, 0)
+// TestShardedEvictionRounds floods two meters at one instant past the
+// bound: with no scan points, the rounds (every roundEvery packets) hand
+// the evicted flows over as they go; the output is still in order and
+// complete.
+func TestShardedEvictionRounds(t *testing.T) {
+	n := uint64(3*roundEvery + 100)
+	cfg := nfstreamDefaults([]string{sameInstantFlood(t, int(n))}, features.AccountLink, false, 0)
 	cfg.Meters, cfg.MaxActiveFlows = 2, 100
 	s := &orderSink{t: t, name: "instant flood"}
 	st, err := Run(context.Background(), cfg, s, features.Schema{}.Columns())

@@ -220,11 +220,12 @@ type batch struct {
 	ipEnd [batchSize]int    // end of each packet's bytes in arena
 	arena []byte
 	n     int
-	// The sharded path also sends markers: run the idle scan that follows
-	// packet event at clock tick, hand over the records so far (sync), or
-	// flush everything at the end.
-	barrier, end, sync bool
-	event, tick        uint64
+	// On the sharded path: the idle scans that fall among the packets,
+	// and markers: take part in a round, or in the last round and flush
+	// everything at clock tick.
+	points     []meter.ScanPoint
+	round, end bool
+	tick       uint64
 }
 
 // keep copies packet i's IP bytes into the arena.

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
@@ -17,15 +19,21 @@ import (
 // flow lives in one meter, and clamps packet time for the whole capture as
 // a single meter would. Expiry by a flow's own packet is local to its
 // meter. NFStream's idle scan is not: it walks all flows in creation order
-// and stops at the first one that is not idle. So the reader decides when
-// scans happen (every 10 ms of packet time, as a single meter does) and
-// sends every meter a barrier; each meter reports the creation indexes of
-// its leading idle flows, the coordinator picks the ones a single meter's
-// scan would expire, and the meters expire them. Every record carries its
-// place in a single meter's export order (features.Order), and the
-// coordinator merges the records of each round in that order. The rows,
-// their order and their ids are therefore those of one meter, whatever the
-// number of meters.
+// and stops at the first one that is not idle, which may be in another
+// meter. But a scan never changes what a flow contains: a flow it takes is
+// idle, and would be expired (idle) by its next packet anyway, before that
+// packet starts a new flow. Only when the flow is written depends on the
+// other meters. So the meters never wait for a scan: the reader tells
+// every meter where the scans fall (every 10 ms of packet time, as one
+// meter would scan), and at each scan point a meter notes which of its
+// flows became idle and which is its first flow that is not. Every
+// roundEvery packets, a round: the coordinator replays the scans of the
+// round from those notes, in order, as one meter over all flows would run
+// them; it tells each meter which flows to expire at which scan, moves the
+// records of flows a meter already expired at a later packet back to the
+// scan that took them, and merges the records of the round in a single
+// meter's order (features.Order). The rows, their order and their ids are
+// therefore those of one meter, whatever the number of meters.
 
 // shardOf maps NFStream's direction-symmetric packet hash to one of n
 // meters, mixing it first so that sums of nearby addresses spread well.
@@ -51,15 +59,11 @@ type sharder struct {
 	sinceRound int
 }
 
-// syncEvery is how many packets may pass without a round before the reader
-// sends a sync round, which only merges and writes what the meters
-// exported so far. Scan rounds come every 10 ms of packet time; without
-// them (packets with equal or coarse times) the records a meter exports at
-// packets (timeouts, and evictions when a meter is full, one per new flow)
-// would wait in its outbox for the next round. Everything exported before
-// the marker precedes, in features.Order, everything exported after it, so
-// merging then keeps the order.
-const syncEvery = 16384
+// roundEvery is how many packets pass between two rounds. The meters wait
+// for each other only at rounds, so rounds are rare; a round holds the
+// records of its packets (about one per ten packets) until it is merged.
+// A variable only so that tests can make rounds short.
+var roundEvery = 1 << 14
 
 func (s *sharder) slot() (*decode.Packet, bool) { return &s.tmp, true }
 
@@ -67,47 +71,37 @@ func (s *sharder) add(t uint64) bool {
 	if t > s.tick {
 		s.tick = t
 	}
-	t = s.tick
-	scan := s.tick-s.scanTick >= meter.ScanInterval
-	if scan {
-		s.scanTick = s.tick
-	}
 	k := shardOf(s.tmp.Hash, len(s.qs))
-	if s.cur[k] == nil {
-		b, ok := s.qs[k].get()
-		if !ok {
-			return false
-		}
-		s.cur[k] = b
+	b, ok := s.batchOf(k)
+	if !ok {
+		return false
 	}
-	b := s.cur[k]
-	b.pkts[b.n], b.times[b.n], b.seqs[b.n] = s.tmp, t, s.seq
+	b.pkts[b.n], b.times[b.n], b.seqs[b.n] = s.tmp, s.tick, s.seq
 	if s.keepBytes {
 		b.keep(b.n)
 	}
 	b.n++
 	event := s.seq
 	s.seq++
-	if b.n == batchSize {
-		s.cur[k] = nil
-		if !s.qs[k].send(b) {
+	if b.n == batchSize && !s.send(k) {
+		return false
+	}
+	if s.tick-s.scanTick >= meter.ScanInterval {
+		s.scanTick = s.tick
+		if !s.scanPoint(event) {
 			return false
 		}
 	}
-	if s.sinceRound++; scan {
+	if s.sinceRound++; s.sinceRound >= roundEvery {
 		s.sinceRound = 0
-		return s.broadcast(func(b *batch) { b.barrier, b.event, b.tick = true, event, s.tick })
-	}
-	if s.sinceRound >= syncEvery {
-		s.sinceRound = 0
-		return s.broadcast(func(b *batch) { b.sync = true })
+		return s.broadcast(func(b *batch) { b.round = true })
 	}
 	return true
 }
 
 // skip moves the clock for a packet of another shard (FileConfig.Shard):
-// when the idle scan is due, the meters get a barrier after the last
-// packet metered, as they would at a packet.
+// when the idle scan is due, it falls after the last packet metered, as
+// it would at a packet.
 func (s *sharder) skip(t uint64) bool {
 	if t > s.tick {
 		s.tick = t
@@ -119,9 +113,42 @@ func (s *sharder) skip(t uint64) bool {
 	if s.seq == 0 {
 		return true // no flow yet: nothing to scan
 	}
-	s.sinceRound = 0
-	event := s.seq - 1
-	return s.broadcast(func(b *batch) { b.barrier, b.event, b.tick = true, event, s.tick })
+	return s.scanPoint(s.seq - 1)
+}
+
+// scanPoint tells every meter that the idle scan follows packet event, at
+// the current clock.
+func (s *sharder) scanPoint(event uint64) bool {
+	for k := range s.qs {
+		b, ok := s.batchOf(k)
+		if !ok {
+			return false
+		}
+		b.points = append(b.points, meter.ScanPoint{Pos: b.n, Event: event, Tick: s.tick})
+		if len(b.points) == batchSize && !s.send(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// batchOf returns the batch being filled for meter k.
+func (s *sharder) batchOf(k int) (*batch, bool) {
+	if s.cur[k] == nil {
+		b, ok := s.qs[k].get()
+		if !ok {
+			return nil, false
+		}
+		s.cur[k] = b
+	}
+	return s.cur[k], true
+}
+
+// send hands meter k its batch.
+func (s *sharder) send(k int) bool {
+	b := s.cur[k]
+	s.cur[k] = nil
+	return s.qs[k].send(b)
 }
 
 // broadcast sends every meter its pending packets, then a marker.
@@ -144,11 +171,8 @@ func (s *sharder) broadcast(mark func(*batch)) bool {
 
 func (s *sharder) flush() bool {
 	for k, b := range s.cur {
-		if b != nil {
-			s.cur[k] = nil
-			if !s.qs[k].send(b) {
-				return false
-			}
+		if b != nil && !s.send(k) {
+			return false
 		}
 	}
 	return true
@@ -189,22 +213,39 @@ func (q *queue) get() (*batch, bool) {
 }
 
 func (q *queue) recycle(b *batch) {
-	b.n, b.arena, b.barrier, b.end, b.sync = 0, b.arena[:0], false, false, false
+	b.n, b.arena, b.points, b.round, b.end = 0, b.arena[:0], b.points[:0], false, false
 	q.free <- b
 }
 
-// roundMsg is what a meter tells the coordinator at a barrier or at the end.
-type roundMsg struct {
-	end   bool
-	sync  bool     // a sync round: nothing to scan
-	cands []uint64 // creation indexes of the leading idle flows
-	bound uint64   // creation index of the first flow not in cands
+// report is what a meter noted at the scan points of a round.
+type report struct {
+	scans []scanNote
+	// idle holds the creation indexes of the flows that became idle,
+	// oldest first, at each scan point in turn.
+	idle []uint64
+	end  bool // the last round: the meter flushes after it
 }
 
-// outbox holds copies of records a meter exported during a round; last
-// marks the meter's final outbox of the round.
+// scanNote is a meter's note at one scan point: the flows that became idle
+// there are report.idle[previous idleEnd:idleEnd]; bound is the creation
+// index of the meter's first flow that is not idle (none if every flow is).
+type scanNote struct {
+	event, tick, bound uint64
+	idleEnd            int
+}
+
+// scanCut tells a meter to expire its flows created at or before through,
+// in the scan that follows packet event at clock tick.
+type scanCut struct {
+	event, tick, through uint64
+}
+
+// outbox holds copies of records a meter exported during a round. The
+// first outbox of a round carries the meter's report; last marks its final
+// outbox of the round.
 type outbox struct {
 	recs []features.Record
+	rep  *report
 	last bool
 	// err, on the last outbox, is the meter's own failure (a plugin's):
 	// the run ends with it once the other meters' flows are written.
@@ -212,32 +253,37 @@ type outbox struct {
 }
 
 // endChunk is how many records a meter hands over at a time while it
-// flushes at the end of the capture, so the merge streams instead of
-// holding every remaining flow of every meter at once.
-const endChunk = 4096
+// expires the flows a round's scans took, and while it flushes at the end
+// of the capture, so the merge streams instead of holding all those flows
+// of every meter at once.
+const endChunk = 1024
 
 // usedBoxes is how many written outboxes a meter keeps for reuse.
-const usedBoxes = 4
+const usedBoxes = 3
 
 // shardedMeter runs one meter of the sharded path. Its channels to the
 // coordinator are its own, so each round's messages cannot mix with the
 // next round's.
 type shardedMeter struct {
-	m       *meter.Meter
-	rounds  chan roundMsg
-	replies chan uint64
-	outs    chan outbox
+	m    *meter.Meter
+	outs chan outbox
+	cuts chan []scanCut
 	// used takes outboxes back from the coordinator once written, so their
 	// records (and the records' sequences) serve again.
-	used  chan outbox
-	q     *queue
-	out   outbox
-	keep  bool
-	cands []uint64
-	// While flushing, full outboxes go to the coordinator at once.
-	flushing bool
-	stop     <-chan struct{}
-	tel      *meterCounters // the Telemetry's, if any
+	used chan outbox
+	q    *queue
+	out  outbox
+	keep bool
+	// rep is the report of the current round; cur the batch being
+	// metered, whose scan points onIdle notes.
+	rep    report
+	cur    *batch
+	onIdle meter.IdleFunc
+	// While it expires what the coordinator says, and while it flushes,
+	// full outboxes go to the coordinator at once.
+	streaming bool
+	stop      <-chan struct{}
+	tel       *meterCounters // the Telemetry's, if any
 }
 
 func (sm *shardedMeter) export(r *features.Record) error {
@@ -254,10 +300,17 @@ func (sm *shardedMeter) export(r *features.Record) error {
 	} else {
 		sm.out.recs = append(sm.out.recs, r.Clone())
 	}
-	if sm.flushing && len(sm.out.recs) == endChunk {
+	if sm.streaming && len(sm.out.recs) == endChunk {
 		return sm.send(false)
 	}
 	return nil
+}
+
+// idle notes what the meter reported at scan point p of the current batch.
+func (sm *shardedMeter) idle(p int, idle []uint64, bound uint64) {
+	pt := &sm.cur.points[p]
+	sm.rep.idle = append(sm.rep.idle, idle...)
+	sm.rep.scans = append(sm.rep.scans, scanNote{event: pt.Event, tick: pt.Tick, bound: bound, idleEnd: len(sm.rep.idle)})
 }
 
 // send hands the outbox to the coordinator; errStop when it has stopped.
@@ -280,49 +333,54 @@ func (sm *shardedMeter) run() {
 			sm.q.recycle(b)
 			continue
 		}
-		if b.n > 0 {
+		if b.n > 0 || len(b.points) > 0 {
 			if sm.keep {
 				b.resolve()
 			}
-			sm.m.ProcessShardBatch(b.pkts[:b.n], b.times[:b.n], b.seqs[:b.n])
+			sm.cur = b
+			// An error is a plugin's: the meter then does nothing more,
+			// and its flush returns the error.
+			sm.m.ProcessShardBatch(b.pkts[:b.n], b.times[:b.n], b.seqs[:b.n], b.points, sm.onIdle)
+			sm.cur = nil
 			if sm.tel != nil {
 				sm.tel.metered.Add(uint64(b.n))
 				sm.tel.active.Store(int64(sm.m.ActiveFlows()))
 			}
 		}
-		if b.barrier || b.end || b.sync {
+		if b.round || b.end {
 			stopped = sm.round(b) != nil
 		}
 		sm.q.recycle(b)
 	}
 }
 
-// round takes part in a barrier, sync or end round: report idle
-// candidates (or the end), expire what the coordinator says (or
-// everything), and hand over the round's records.
+// round takes part in a round: hand over the report and the records so
+// far, expire what the coordinator says, then (at the end) flush every
+// flow, and hand over those records.
 func (sm *shardedMeter) round(b *batch) error {
-	msg := roundMsg{end: b.end, sync: b.sync}
-	if b.barrier {
-		msg.cands, msg.bound = sm.m.IdleCandidates(b.tick, meter.ScanBudget, sm.cands[:0])
-		sm.cands = msg.cands
+	sm.rep.end = b.end
+	sm.out.rep = &sm.rep
+	if err := sm.send(false); err != nil {
+		return err
 	}
+	var cuts []scanCut
 	select {
-	case sm.rounds <- msg:
+	case cuts = <-sm.cuts:
 	case <-sm.stop:
 		return errStop
 	}
-	if b.barrier {
-		select {
-		case through := <-sm.replies:
-			if through != none {
-				sm.m.ExpireIdle(b.event, b.tick, through)
-			}
-		case <-sm.stop:
-			return errStop
+	// The coordinator is done with the report once it has sent the cuts.
+	sm.rep.scans, sm.rep.idle = sm.rep.scans[:0], sm.rep.idle[:0]
+	sm.streaming = true
+	for _, c := range cuts {
+		// As in run, an error is a plugin's, returned by the flush; the
+		// other, errStop, ends the round.
+		if err := sm.m.ExpireIdle(c.event, c.tick, c.through); err == errStop {
+			return err
 		}
 	}
+	sm.streaming = b.end
 	if b.end {
-		sm.flushing = true
 		err := sm.m.FlushAt(b.tick)
 		if sm.tel != nil {
 			sm.tel.active.Store(int64(sm.m.ActiveFlows()))
@@ -342,13 +400,14 @@ func (sm *shardedMeter) reuse(box outbox) {
 	if cap(box.recs) == 0 {
 		return
 	}
+	box.rep = nil
 	select {
 	case sm.used <- box:
 	default:
 	}
 }
 
-// none is the reply for a meter none of whose flows the scan expires.
+// none is the bound of a meter all of whose flows are idle.
 const none = 1<<64 - 1
 
 // meterSharded is meterAll for n > 1 meters: it returns after every flow
@@ -361,7 +420,8 @@ func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (captu
 	sh := &sharder{qs: make([]*queue, n), cur: make([]*batch, n), keepBytes: keep}
 	for k := range meters {
 		sm := &shardedMeter{q: newQueue(inFlight), keep: keep, stop: stop,
-			rounds: make(chan roundMsg), replies: make(chan uint64), outs: make(chan outbox), used: make(chan outbox, usedBoxes)}
+			cuts: make(chan []scanCut), outs: make(chan outbox), used: make(chan outbox, usedBoxes)}
+		sm.onIdle = sm.idle
 		m, err := meter.New(cfg.Meter, sm.export)
 		if err != nil {
 			for _, prev := range meters[:k] {
@@ -417,23 +477,26 @@ func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (captu
 	return r.err
 }
 
-// coordinate runs the rounds: at a barrier it picks the flows a single
-// meter's idle scan would expire and tells each meter how far to go; after
-// every round it merges the meters' records in single-meter order and
-// writes them. It returns after the end round or the first write error.
+// coordinate runs the rounds: it replays the round's idle scans over all
+// meters (coordinator.scan), tells each meter what to expire, then merges
+// the meters' records in single-meter order and writes them. It returns
+// after the last round or the first write error.
 func coordinate(meters []*shardedMeter, write func(*features.Record) error) error {
-	msgs := make([]roundMsg, len(meters))
+	c := &coordinator{
+		meters: meters, write: write,
+		queues: make([]idleQueue, len(meters)), cuts: make([][]scanCut, len(meters)),
+		firsts: make([]outbox, len(meters)), heads: make([]cursor, 2*len(meters)),
+	}
 	for {
 		for k, sm := range meters {
-			msgs[k] = <-sm.rounds
+			c.firsts[k] = <-sm.outs
 		}
-		end := msgs[0].end
-		if !end && !msgs[0].sync {
-			for k, through := range scanCutoffs(msgs) {
-				meters[k].replies <- through
-			}
+		end := c.firsts[0].rep.end
+		c.scan()
+		for k, sm := range meters {
+			sm.cuts <- c.cuts[k]
 		}
-		if err := mergeWrite(meters, write); err != nil {
+		if err := c.merge(); err != nil {
 			return err
 		}
 		if end {
@@ -442,74 +505,268 @@ func coordinate(meters []*shardedMeter, write func(*features.Record) error) erro
 	}
 }
 
-// scanCutoffs returns, per meter, the creation index through which its
-// flows expire in this scan (none for none): the flows before the first
-// flow of any meter that is not idle, at most meter.ScanBudget of them, oldest
-// first.
-func scanCutoffs(msgs []roundMsg) []uint64 {
-	bound := uint64(none)
-	for _, m := range msgs {
-		bound = min(bound, m.bound)
-	}
-	cut := make([]uint64, len(msgs))
-	pos := make([]int, len(msgs))
-	for k := range cut {
-		cut[k] = none
-	}
-	for taken := 0; taken < meter.ScanBudget; taken++ {
-		best := -1
-		for k, m := range msgs {
-			if pos[k] < len(m.cands) && m.cands[pos[k]] < bound && (best < 0 || m.cands[pos[k]] < msgs[best].cands[pos[best]]) {
-				best = k
-			}
-		}
-		if best < 0 {
-			break
-		}
-		cut[best] = msgs[best].cands[pos[best]]
-		pos[best]++
-	}
-	return cut
+// coordinator holds what the rounds need from one round to the next.
+type coordinator struct {
+	meters []*shardedMeter
+	write  func(*features.Record) error
+	// queues[k] holds the creation indexes of meter k's flows reported
+	// idle that no scan took yet, as far as the rounds so far tell.
+	queues []idleQueue
+	// cuts[k] is what meter k expires at the end of the round.
+	cuts [][]scanCut
+	// firsts[k] is meter k's first outbox of the round: its report, and
+	// the records it exported at packets.
+	firsts []outbox
+	// order[k] lists firsts[k].recs by features.Order.
+	order [][]int32
+	heads []cursor
 }
 
-// mergeWrite writes the records of a round from all meters in
-// single-meter order, reading each meter's outboxes as its records run out
-// (each meter's records are already in that order).
-func mergeWrite(meters []*shardedMeter, write func(*features.Record) error) error {
-	boxes := make([]outbox, len(meters))
-	pos := make([]int, len(meters))
+// scan replays the idle scans of the round: at each scan point, in order,
+// it first applies what the meters did at packets up to the point (a flow
+// reported idle that its next packet expired is no longer there), adds
+// the flows that became idle there, then takes, as one meter's scan
+// would, the idle flows in creation order below the first flow of any
+// meter that is not idle, at most meter.ScanBudget of them. A record a
+// meter exported at a packet, for a flow that an earlier scan took, is
+// moved back to that scan: the flow was idle, so the packet had the same
+// flow to export as the scan, only later.
+func (c *coordinator) scan() {
+	scans := c.firsts[0].rep.scans
+	pos := make([]int, len(c.meters))
+	from := make([]int, len(c.meters))
+	for k := range c.cuts {
+		c.cuts[k] = c.cuts[k][:0]
+	}
+	for j := range scans {
+		bound := uint64(none)
+		for k := range c.meters {
+			note := c.firsts[k].rep.scans[j]
+			pos[k] = c.queues[k].apply(c.firsts[k].recs, pos[k], note.event, scans)
+			c.queues[k].push(c.firsts[k].rep.idle[from[k]:note.idleEnd])
+			from[k] = note.idleEnd
+			bound = min(bound, note.bound)
+		}
+		for taken := 0; taken < meter.ScanBudget; taken++ {
+			best, oldest := -1, uint64(none)
+			for k := range c.queues {
+				if x, ok := c.queues[k].first(); ok && x < bound && x < oldest {
+					best, oldest = k, x
+				}
+			}
+			if best < 0 {
+				break
+			}
+			c.queues[best].take(j)
+			cuts := c.cuts[best]
+			if n := len(cuts); n > 0 && cuts[n-1].event == scans[j].event {
+				cuts[n-1].through = oldest
+			} else {
+				c.cuts[best] = append(cuts, scanCut{event: scans[j].event, tick: scans[j].tick, through: oldest})
+			}
+		}
+	}
+	for k := range c.meters {
+		c.queues[k].apply(c.firsts[k].recs, pos[k], none, scans)
+		c.queues[k].compact()
+	}
+}
+
+// merge writes the records of the round in single-meter order: from each
+// meter, those of its first outbox (sorted: scan moved some back) and
+// those of its later outboxes (the flows the round's scans took, then at
+// the end every flow left), read as they come.
+func (c *coordinator) merge() error {
+	n := len(c.meters)
+	if len(c.order) < n {
+		c.order = make([][]int32, n)
+	}
 	var failed error
-	for k, sm := range meters {
-		boxes[k] = <-sm.outs
-		if failed == nil {
-			failed = boxes[k].err
+	for k, sm := range c.meters {
+		recs := c.firsts[k].recs
+		order := c.order[k][:0]
+		for i := range recs {
+			order = append(order, int32(i))
+		}
+		if !slices.IsSortedFunc(order, func(a, b int32) int { return compareOrder(recs[a].Order, recs[b].Order) }) {
+			slices.SortFunc(order, func(a, b int32) int { return compareOrder(recs[a].Order, recs[b].Order) })
+		}
+		c.order[k] = order
+		c.heads[2*k] = cursor{recs: recs, order: order}
+		c.heads[2*k+1] = cursor{sm: sm, box: outbox{}}
+		if err := c.heads[2*k+1].next(); failed == nil {
+			failed = err
 		}
 	}
 	defer func() {
-		for k, box := range boxes {
-			meters[k].reuse(box)
+		for k, sm := range c.meters {
+			sm.reuse(c.firsts[k])
+			c.heads[2*k+1].close()
 		}
 	}()
 	for {
 		best := -1
-		for k := range boxes {
-			for pos[k] == len(boxes[k].recs) && !boxes[k].last {
-				meters[k].reuse(boxes[k])
-				boxes[k], pos[k] = <-meters[k].outs, 0
-				if failed == nil {
-					failed = boxes[k].err
-				}
-			}
-			if pos[k] < len(boxes[k].recs) && (best < 0 || boxes[k].recs[pos[k]].Order.Less(boxes[best].recs[pos[best]].Order)) {
-				best = k
+		var top *features.Record
+		for h := range c.heads {
+			if r := c.heads[h].peek(); r != nil && (top == nil || r.Order.Less(top.Order)) {
+				best, top = h, r
 			}
 		}
 		if best < 0 {
 			return failed
 		}
-		if err := write(&boxes[best].recs[pos[best]]); err != nil {
+		if err := c.write(top); err != nil {
 			return err
 		}
-		pos[best]++
+		if err := c.heads[best].advance(); failed == nil {
+			failed = err
+		}
 	}
+}
+
+// compareOrder compares two places in a single meter's output as cmp does.
+func compareOrder(a, b features.Order) int {
+	switch {
+	case a.Less(b):
+		return -1
+	case b.Less(a):
+		return 1
+	}
+	return 0
+}
+
+// cursor reads records in order either from a slice (order gives the
+// order) or from a meter's outboxes until its last of the round.
+type cursor struct {
+	recs  []features.Record
+	order []int32
+	pos   int
+	sm    *shardedMeter
+	box   outbox
+}
+
+// next receives the meter's next outbox, returning its error if any.
+func (c *cursor) next() error {
+	if c.box.recs != nil {
+		c.sm.reuse(c.box)
+	}
+	c.box, c.pos = <-c.sm.outs, 0
+	c.recs = c.box.recs
+	return c.box.err
+}
+
+// peek returns the cursor's next record, nil when there is none.
+func (c *cursor) peek() *features.Record {
+	if c.sm != nil {
+		if c.pos < len(c.recs) {
+			return &c.recs[c.pos]
+		}
+		return nil
+	}
+	if c.pos < len(c.order) {
+		return &c.recs[c.order[c.pos]]
+	}
+	return nil
+}
+
+// advance moves past the record peek returned; a meter's cursor receives
+// the next outbox when the records run out, returning its error if any.
+func (c *cursor) advance() error {
+	c.pos++
+	var err error
+	for c.sm != nil && c.pos == len(c.recs) && !c.box.last {
+		if e := c.next(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// close hands a meter cursor's last outbox back.
+func (c *cursor) close() {
+	if c.sm != nil {
+		c.sm.reuse(c.box)
+		c.box = outbox{}
+	}
+}
+
+// idleQueue is one meter's flows reported idle, in creation order, with
+// what became of each in the scans replayed so far.
+type idleQueue struct {
+	q    []idleEntry
+	head int // the entries before head are no longer waiting
+	done int // entries no longer waiting
+}
+
+type idleEntry struct {
+	created uint64
+	// scan is waiting, gone (expired at a packet), or the index of the
+	// round's scan that took the flow.
+	scan int
+}
+
+const (
+	waiting = -1
+	gone    = -2
+)
+
+// push adds flows that became idle; they are younger than those queued.
+func (q *idleQueue) push(created []uint64) {
+	for _, x := range created {
+		q.q = append(q.q, idleEntry{created: x, scan: waiting})
+	}
+}
+
+// first returns the oldest waiting flow.
+func (q *idleQueue) first() (uint64, bool) {
+	for q.head < len(q.q) && q.q[q.head].scan != waiting {
+		q.head++
+	}
+	if q.head == len(q.q) {
+		return 0, false
+	}
+	return q.q[q.head].created, true
+}
+
+// take marks the oldest waiting flow (first) as taken by scan j.
+func (q *idleQueue) take(j int) {
+	q.q[q.head].scan = j
+	q.head++
+	q.done++
+}
+
+// apply goes through the records recs[i:] exported at packets up to event
+// upto and returns where it stopped. A record of a waiting flow marks it
+// gone; a record of a flow a scan took moves to that scan.
+func (q *idleQueue) apply(recs []features.Record, i int, upto uint64, scans []scanNote) int {
+	for ; i < len(recs) && recs[i].Order.Event <= upto; i++ {
+		r := &recs[i]
+		k, ok := slices.BinarySearchFunc(q.q, r.Order.Created, func(e idleEntry, x uint64) int { return cmp.Compare(e.created, x) })
+		if !ok {
+			continue
+		}
+		switch e := &q.q[k]; {
+		case e.scan == waiting:
+			e.scan = gone
+			q.done++
+		case e.scan >= 0:
+			sc := &scans[e.scan]
+			r.Order = features.Order{Event: sc.event, Created: r.Order.Created, Phase: features.PhaseScan}
+			r.ExpiredMS = sc.tick
+			// A meter evicts its oldest flow when full; the scan took it
+			// first, as a single meter's scan would have.
+			r.ExpirationID = features.ExpiredIdle
+			e.scan = gone
+		}
+	}
+	return i
+}
+
+// compact drops the entries that no longer wait: the meters expire at the
+// end of each round the flows its scans took.
+func (q *idleQueue) compact() {
+	if q.done > 0 {
+		q.q = slices.DeleteFunc(q.q, func(e idleEntry) bool { return e.scan != waiting })
+	}
+	q.head, q.done = 0, 0
 }

@@ -1,0 +1,143 @@
+package pipeline
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
+	"github.com/nfstream-go/nfstream/internal/testing/testgen"
+)
+
+// sparseScenario is a capture sparse in time, as real links are and the
+// benchmarks' generated capture is not: three hours of capture time, well
+// under one packet per second on average, most flows expiring idle. Two
+// long flows, each talking every 50 to 110 s for half an hour, hold the
+// creation-order idle scan back (they are never idle) until the active
+// timeout splits them, so idle flows pile up behind them. Other flows
+// pause for minutes: a scan takes them, or their own packet splits them
+// where the scan cannot reach them. At the end, 1200 one-packet flows at
+// one instant make a scan reach its budget of 1000, and a flow split by
+// its own packet between that scan and the next shows where the budget
+// stopped it.
+func sparseScenario() testgen.Scenario {
+	r := rand.New(rand.NewPCG(14, 2026))
+	host := func(i int) testgen.Host {
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		return testgen.Host{IP: ip, MAC: net.HardwareAddr{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}}
+	}
+	server := testgen.Host{IP: netip.MustParseAddr("192.0.2.53"), MAC: net.HardwareAddr{2, 1, 1, 1, 1, 1}}
+	udp := func(a int, aport, bport uint16, at ...time.Duration) testgen.Flow {
+		f := testgen.Flow{A: host(a), B: server, APort: aport, BPort: bport, Proto: testgen.ProtoUDP}
+		for i, t := range at {
+			f.Packets = append(f.Packets, testgen.Packet{Dir: testgen.Dir(i % 2), At: t, Payload: 48})
+		}
+		return f
+	}
+	var flows []testgen.Flow
+	for b, from := range []time.Duration{20 * time.Minute, 90 * time.Minute} {
+		var at []time.Duration
+		for t := from; t < from+32*time.Minute; t += time.Duration(50+r.IntN(61)) * time.Second {
+			at = append(at, t)
+		}
+		flows = append(flows, udp(b+1, 7000, 7000, at...))
+	}
+	for i := range 1500 {
+		f := testgen.Flow{A: host(100 + i), B: server, APort: uint16(20000 + i), BPort: 53, Proto: testgen.ProtoUDP}
+		if i%3 == 0 {
+			f.Proto = testgen.ProtoTCP
+			f.BPort = 443
+		}
+		at := time.Duration(r.Int64N(int64(2 * time.Hour)))
+		for n := 1 + r.IntN(8); n > 0; n-- {
+			f.Packets = append(f.Packets, testgen.Packet{Dir: testgen.Dir(len(f.Packets) % 2), At: at, Payload: 20 + r.IntN(1200)})
+			switch x := r.IntN(10); {
+			case x < 7:
+				at += time.Duration(1+r.IntN(500)) * time.Millisecond
+			case x < 9:
+				at += time.Duration(1+r.IntN(60)) * time.Second
+			default:
+				at += time.Duration(100+r.IntN(200)) * time.Second
+			}
+		}
+		flows = append(flows, f)
+	}
+	burst := 170 * time.Minute
+	for i := range 1200 {
+		flows = append(flows, udp(5000+i, 33000, 123, burst))
+	}
+	flows = append(flows,
+		udp(9000, 34000, 123, burst+time.Second, burst+125*time.Second), // split by its own packet
+		udp(9001, 34001, 123, burst+120500*time.Millisecond),            // the scan that takes 1000
+		udp(9002, 34002, 123, burst+130*time.Second))                    // the scan that takes the rest
+	return testgen.Scenario{Name: "sparse", Link: testgen.LinkEthernet, Flows: flows,
+		Start:       time.Unix(1704067200, 0),
+		Description: "three hours of sparse traffic: idle expiry behind long flows, splits by idle gaps, a scan at its budget"}
+}
+
+// TestMetersSparseCapture checks docs/compatibility.md items 2 and 5 on a
+// capture sparse in time, where nearly every packet is followed by an idle
+// scan: one meter gives the flows, order and ids of the generator's model
+// of NFStream's meter, and 2, 3 and 4 meters write the same bytes as one.
+func TestMetersSparseCapture(t *testing.T) {
+	c, err := testgen.Build(sparseScenario())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), c.FileName())
+	if err := os.WriteFile(path, c.File, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	schema := features.Schema{Stats: true, SPLT: true}
+	cfg := nfstreamDefaults([]string{path}, features.AccountLink, true, 10)
+	one := csvBytes(t, cfg, 1, schema)
+	tab, err := corpus.ParseCSV(string(one))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := c.Expected.Flows
+	if len(tab.Rows) != len(want) {
+		t.Fatalf("one meter: %d flows, the model %d", len(tab.Rows), len(want))
+	}
+	idle, scanned := 0, 0
+	for i, w := range want {
+		row := tab.Rows[i]
+		got := func(col string) string { return row[tab.Col(col)] }
+		if got("id") != strconv.Itoa(w.ID) || got("src_ip") != w.SrcIP || got("src_port") != strconv.Itoa(int(w.SrcPort)) ||
+			got("bidirectional_packets") != strconv.FormatInt(w.BidirectionalPackets, 10) ||
+			got("bidirectional_first_seen_ms") != strconv.FormatInt(w.BidirectionalFirstSeenMs, 10) ||
+			got("expiration_id") != strconv.Itoa(w.ExpirationID) {
+			t.Fatalf("one meter, row %d: id %s %s:%s, %s packets from %s, expiration %s; the model: id %d %s:%d, %d packets from %d, expiration %d",
+				i, got("id"), got("src_ip"), got("src_port"), got("bidirectional_packets"), got("bidirectional_first_seen_ms"), got("expiration_id"),
+				w.ID, w.SrcIP, w.SrcPort, w.BidirectionalPackets, w.BidirectionalFirstSeenMs, w.ExpirationID)
+		}
+		if w.ExpirationID == int(features.ExpiredIdle) {
+			idle++
+		}
+		if i > 0 && w.BidirectionalFirstSeenMs < want[i-1].BidirectionalFirstSeenMs {
+			scanned++ // out of creation order: a scan or a packet expired it first
+		}
+	}
+	if idle < len(want)/2 || scanned == 0 {
+		t.Fatalf("the capture does not exercise the scan: %d of %d flows expire idle, %d out of creation order", idle, len(want), scanned)
+	}
+	// With rounds of the usual length (one round here), and with short
+	// rounds, so that flows wait idle across rounds.
+	for _, every := range []int{roundEvery, 97} {
+		defer func(prev int) { roundEvery = prev }(roundEvery)
+		roundEvery = every
+		for _, n := range []int{2, 3, 4} {
+			if got := csvBytes(t, cfg, n, schema); !bytes.Equal(got, one) {
+				t.Errorf("%d meters, rounds of %d packets, differ from one:\n%s", n, every, firstDiff(one, got))
+			}
+		}
+	}
+	t.Logf("%d packets, %d flows, %d expire idle, %d out of creation order", c.Expected.Packets, len(want), idle, scanned)
+}
