@@ -10,8 +10,9 @@ set -eu
 # integration), iproute2 (network namespaces for the live capture tests),
 # zstd (reads back .zst output), pkg-config and a C compiler for cgo;
 # python3-sklearn, -xgboost, -onnx and -pandas train the models whose
-# predictions the model tests compare with ours (internal/model).
-pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3 iproute2 zstd tshark python3-sklearn python3-xgboost python3-onnx python3-pandas"
+# predictions the model tests compare with ours (internal/model); tcpreplay
+# and wireshark-common build scripts/bench-realistic's capture.
+pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3 iproute2 zstd tshark python3-sklearn python3-xgboost python3-onnx python3-pandas tcpreplay wireshark-common"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
