@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -51,6 +53,7 @@ func BenchmarkPoll(b *testing.B) {
 
 	b.Run("full", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := cpuTime()
 		for b.Loop() {
 			tb, err := New(Options{Root: root})
 			if err != nil {
@@ -63,6 +66,7 @@ func BenchmarkPoll(b *testing.B) {
 				b.Fatalf("%+v", s)
 			}
 		}
+		reportCPU(b, cpu)
 	})
 	b.Run("steady", func(b *testing.B) {
 		tb, err := New(Options{Root: root})
@@ -73,11 +77,13 @@ func BenchmarkPoll(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
+		cpu := cpuTime()
 		for b.Loop() {
 			if err := tb.Poll(); err != nil {
 				b.Fatal(err)
 			}
 		}
+		reportCPU(b, cpu)
 		if s := tb.Stats(); s.LastFDScans != 0 {
 			b.Fatalf("steady poll scanned: %+v", s)
 		}
@@ -95,6 +101,7 @@ func BenchmarkPoll(b *testing.B) {
 		}
 		last := filepath.Join(root, itoa(1000+999), "fd")
 		scans := 0
+		var cpu time.Duration
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -108,11 +115,27 @@ func BenchmarkPoll(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
+			start := cpuTime()
 			if err := tb.Poll(); err != nil {
 				b.Fatal(err)
 			}
+			cpu += cpuTime() - start
 			scans += tb.Stats().LastFDScans
 		}
 		b.ReportMetric(float64(scans)/float64(b.N), "fdscans/op")
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	})
+}
+
+// cpuTime is the process's CPU time (user and system): a poll's cost on a
+// machine whose other load stretches the wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time per iteration since start.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }

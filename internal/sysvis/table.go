@@ -110,10 +110,16 @@ type Table struct {
 	owners  map[uint64]int // socket inode -> pid
 	procs   map[int]*procInfo
 	orphans map[uint64]uint64 // inode -> generation; unowned after a full rescan
-	history map[sockKey]seen  // owned sockets, current and retained
-	gen     uint64
-	pollMS  int64 // time of the last poll
-	stats   Stats
+	history map[sockKey]*seen // owned sockets, current and retained
+
+	// pollMu serializes Polls; spare and spareLocals are the maps the next
+	// Poll reads into without the lock (the last ones swapped out).
+	pollMu      sync.Mutex
+	spare       map[sockKey]uint64
+	spareLocals map[netip.Addr]struct{}
+	gen         uint64
+	pollMS      int64 // time of the last poll
+	stats       Stats
 
 	// beforeFDScan, if set, runs just before a process's fd dir is read (tests).
 	beforeFDScan func(pid int)
@@ -130,15 +136,17 @@ func New(opt Options) (*Table, error) {
 		return nil, err
 	}
 	return &Table{
-		opt:     opt,
-		root:    root,
-		fs:      pfs,
-		sockets: make(map[sockKey]uint64),
-		locals:  make(map[netip.Addr]struct{}),
-		owners:  make(map[uint64]int),
-		procs:   make(map[int]*procInfo),
-		orphans: make(map[uint64]uint64),
-		history: make(map[sockKey]seen),
+		opt:         opt,
+		root:        root,
+		fs:          pfs,
+		sockets:     make(map[sockKey]uint64),
+		locals:      make(map[netip.Addr]struct{}),
+		owners:      make(map[uint64]int),
+		procs:       make(map[int]*procInfo),
+		orphans:     make(map[uint64]uint64),
+		history:     make(map[sockKey]*seen),
+		spare:       make(map[sockKey]uint64),
+		spareLocals: make(map[netip.Addr]struct{}),
 	}, nil
 }
 
@@ -268,8 +276,11 @@ func (t *Table) lookupKey(k sockKey, w window) (Owner, bool) {
 func (t *Table) Poll() error {
 	// The slow part, reading the tables and the processes not known yet,
 	// is done without the lock, so Lookup and Resolve go on meanwhile.
-	sockets := make(map[sockKey]uint64, t.Stats().Sockets)
-	locals := make(map[netip.Addr]struct{})
+	t.pollMu.Lock()
+	defer t.pollMu.Unlock()
+	sockets, locals := t.spare, t.spareLocals
+	clear(sockets)
+	clear(locals)
 	for _, a := range t.opt.LocalAddrs {
 		locals[a.Unmap()] = struct{}{}
 	}
@@ -309,6 +320,7 @@ func (t *Table) Poll() error {
 	scans := len(read)
 	t.stats.ProcErrors += errs
 	t.stats.MalformedLines += malformed
+	t.spare, t.spareLocals = t.sockets, t.locals
 	t.sockets, t.locals = sockets, locals
 	for _, p := range procs {
 		if pi, ok := t.procs[p.PID]; ok {
@@ -460,10 +472,9 @@ func (t *Table) see(k sockKey, pid int, ms int64) {
 	pi := t.procs[pid]
 	if h, ok := t.history[k]; ok && h.owner.PID == pid && h.owner.start == pi.owner.start {
 		h.last, h.gen = ms, t.gen
-		t.history[k] = h
 		return
 	}
-	t.history[k] = seen{owner: pi.owner, first: ms, last: ms, gen: t.gen}
+	t.history[k] = &seen{owner: pi.owner, first: ms, last: ms, gen: t.gen}
 }
 
 // now is the time of the socket history.
