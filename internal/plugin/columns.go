@@ -17,7 +17,8 @@ type Sink interface {
 // ColumnSink decides a run's udps columns and begins the sink it wraps
 // with them. NFStream takes its columns from the first flow; so does
 // this: the udps columns are the names the first exported flow has, in
-// the order they were first set, after the core columns. A later flow
+// the order they were first set, after the core columns and before the
+// system visibility ones (features.Column.AfterPlugins). A later flow
 // without one of them writes an empty value (None); a later flow with a
 // name the first flow did not have is an error naming the plugin, the
 // column and the flow (a column cannot appear in the middle of a file).
