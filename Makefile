@@ -39,6 +39,8 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendPyFloat$$' -fuzztime $(FUZZTIME) ./internal/output
 	$(GO) test -run '^$$' -fuzz '^FuzzPcap$$' -fuzztime $(FUZZTIME) ./internal/capture
 	$(GO) test -run '^$$' -fuzz '^FuzzPcapng$$' -fuzztime $(FUZZTIME) ./internal/capture
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadONNX$$' -fuzztime $(FUZZTIME) ./internal/model
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadXGBoost$$' -fuzztime $(FUZZTIME) ./internal/model
 
 # The main job on a capture this project generates and ships in testdata/.
 demo: build

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -81,19 +80,19 @@ const (
 // an ONNX-ML tree ensemble (.onnx). Errors name the file and what is wrong
 // with it.
 func Load(path string) (*Model, error) {
+	parse := parseXGBoost
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".json":
+	case ".onnx":
+		parse = parseONNX
+	default:
+		return nil, fmt.Errorf("model %q: unknown format %q (want .json for XGBoost or .onnx for ONNX-ML)", path, ext)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	var m *Model
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
-	case ".json":
-		m, err = parseXGBoost(data)
-	case ".onnx":
-		m, err = parseONNX(data)
-	default:
-		return nil, fmt.Errorf("model %q: unknown format %q (want .json for XGBoost or .onnx for ONNX-ML)", path, ext)
-	}
+	m, err := parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", path, err)
 	}
@@ -221,8 +220,14 @@ func (m *Model) Predict(x []float64, scratch []float64) (label any, prob float64
 
 // checkTrees verifies that every tree reachable from the roots is a tree:
 // children and features in range, no node reached twice (so no cycles), and
-// leaves' weights in range. what names the node numbering for errors.
+// leaves' weights in range.
 func (m *Model) checkTrees(nFeatures int) error {
+	_, err := m.reachable(nFeatures)
+	return err
+}
+
+// reachable is checkTrees, returning which nodes the roots reach.
+func (m *Model) reachable(nFeatures int) ([]bool, error) {
 	seen := make([]bool, len(m.nodes))
 	var stack []int32
 	for t, r := range m.roots {
@@ -231,34 +236,32 @@ func (m *Model) checkTrees(nFeatures int) error {
 			i := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			if i < 0 || int(i) >= len(m.nodes) {
-				return fmt.Errorf("tree %d: child %d out of range (%d nodes)", t, i, len(m.nodes))
+				return nil, fmt.Errorf("tree %d: child %d out of range (%d nodes)", t, i, len(m.nodes))
 			}
 			if seen[i] {
-				return fmt.Errorf("tree %d: node reached twice (not a tree)", t)
+				return nil, fmt.Errorf("tree %d: node reached twice (not a tree)", t)
 			}
 			seen[i] = true
 			n := &m.nodes[i]
 			if n.mode == modeLeaf {
 				if n.wFrom < 0 || n.wTo < n.wFrom || int(n.wTo) > len(m.weights) {
-					return fmt.Errorf("tree %d: leaf weights out of range", t)
+					return nil, fmt.Errorf("tree %d: leaf weights out of range", t)
 				}
 				for _, w := range m.weights[n.wFrom:n.wTo] {
 					if w.target < 0 || int(w.target) >= m.nScores {
-						return fmt.Errorf("tree %d: leaf weight for output %d of %d", t, w.target, m.nScores)
+						return nil, fmt.Errorf("tree %d: leaf weight for output %d of %d", t, w.target, m.nScores)
 					}
 				}
 				continue
 			}
 			if n.feature < 0 || int(n.feature) >= nFeatures {
-				return fmt.Errorf("tree %d: split on feature %d of %d", t, n.feature, nFeatures)
+				return nil, fmt.Errorf("tree %d: split on feature %d of %d", t, n.feature, nFeatures)
 			}
 			stack = append(stack, n.yes, n.no)
 		}
 	}
-	return nil
+	return seen, nil
 }
-
-var errTruncated = errors.New("truncated")
 
 // sigmoid32 is 1/(1+exp(-x)) in float32, as XGBoost computes it.
 func sigmoid32(x float32) float32 {

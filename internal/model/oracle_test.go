@@ -31,15 +31,15 @@ func needPython(t testing.TB) {
 // oracleCase is one model of testdata/oracle.py's expect.json and what
 // Python predicted for its rows.
 type oracleCase struct {
-	Name          string      `json:"name"`
-	File          string      `json:"file"`
+	Name          string       `json:"name"`
+	File          string       `json:"file"`
 	Rows          [][]*float64 `json:"rows"`
-	Labels        []any       `json:"labels"`
-	Proba         [][]float64 `json:"proba"`
-	Values        []float64   `json:"values"`
-	Tol           float64     `json:"tol"`
-	BestIteration *int        `json:"best_iteration"`
-	Trees         int         `json:"trees"`
+	Labels        []any        `json:"labels"`
+	Proba         [][]float64  `json:"proba"`
+	Values        []float64    `json:"values"`
+	Tol           float64      `json:"tol"`
+	BestIteration *int         `json:"best_iteration"`
+	Trees         int          `json:"trees"`
 }
 
 // flowCSVs runs nfstream (built from ./cmd/nfstream) with --stats on every
@@ -163,9 +163,6 @@ func TestPythonOracle(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			m, err := Load(filepath.Join(dir, c.File))
-			if err != nil && strings.Contains(err.Error(), "onnx: not yet supported") {
-				t.Skip(err) // until the ONNX reader lands
-			}
 			if err != nil {
 				t.Fatal(err)
 			}

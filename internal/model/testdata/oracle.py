@@ -2,6 +2,8 @@
 """Python oracle for internal/model's tests (docs/models.md, "Formats").
 
 Usage: oracle.py TRAIN_LIST EVAL_LIST OUTDIR
+       oracle.py --seeds DIR   (the small models of testdata/seeds)
+       oracle.py --bench DIR   (BenchmarkEval's models)
 
 TRAIN_LIST and EVAL_LIST are files naming one nfstream CSV output (run with
 --stats) per line; the flows of the first train the models, those of the
@@ -169,6 +171,11 @@ def convert_gb(est, X, path, features, zipmap=False, extra=None):
             tree_nodes(tree, tid, attrs, lambda t, i, k=k: [(k, lr * t.value[i][0][0])])
             tid += 1
     base = [float(b) for b in est._raw_predict_init(X[:1])[0]]
+    # A class that the trees separate perfectly can get leaf values beyond
+    # float32's range (sklearn computes in float64): no float32 format can
+    # hold such a model, so the test data must not have one.
+    big = max(abs(w) for w in attrs["w_weights"])
+    assert big < 1e30, "GradientBoosting leaf value %g overflows float32" % big
     post = "LOGISTIC" if k_trees == 1 else "SOFTMAX"
     onnx_model(path, "TreeEnsembleClassifier", attrs, len(features), features, labels=list(est.classes_),
                zipmap=zipmap, extra_label_node=extra, post_transform=post, base_values=base)
@@ -232,6 +239,29 @@ def near_thresholds(booster_json, X, rng, count=60):
     return np.array(out)
 
 
+def near_sklearn_thresholds(est, X, rng, count=60):
+    """Rows of X with one feature set on a split threshold of the sklearn
+    model, on its float32 rounding down and up, and a float64 hair above and
+    below: sklearn compares float32(x) <= threshold (float64)."""
+    trees = list(np.ravel(est.estimators_)) if hasattr(est, "estimators_") else [est]
+    out = []
+    for j in range(count):
+        t = trees[rng.integers(len(trees))].tree_
+        inner = [i for i in range(t.node_count) if t.children_left[i] != -1]
+        if not inner:
+            continue
+        i = inner[rng.integers(len(inner))]
+        f, c = t.feature[i], float(t.threshold[i])
+        lo = np.float32(f32_floor(c))
+        row = X[rng.integers(len(X))].copy()
+        for v in (c, float(lo), float(np.nextafter(lo, np.float32(np.inf))), c * (1 + 1e-12), c * (1 - 1e-12),
+                  float(lo) + (float(np.nextafter(lo, np.float32(np.inf))) - float(lo)) * 0.49):
+            r = row.copy()
+            r[f] = v
+            out.append(r)
+    return np.vstack([X, np.array(out)])
+
+
 def with_missing(X, rng, frac=0.2):
     X = X.copy()
     mask = rng.random(X.shape) < frac
@@ -247,37 +277,38 @@ def main():
     Xe = ev[FEATURES].to_numpy(dtype=np.float64)
     cat = tr["application_category_name"].where(tr["application_category_name"].isin(CATEGORIES), "Other").to_numpy()
     web = (tr["application_category_name"] == "Web").astype(int).to_numpy()
+    # int labels that are not 0..n-1: the IP protocol, 0 for the rare ones
     proto = tr["protocol"].to_numpy()
-    keep = np.isin(proto, [p for p, c in zip(*np.unique(proto, return_counts=True)) if c >= 5])
+    proto = np.where(np.isin(proto, [1, 6, 17]), proto, 0)
     cases = []
     p = lambda n: os.path.join(out, n)
 
     # ONNX, from sklearn.
     rf = RandomForestClassifier(n_estimators=30, max_depth=10, random_state=1).fit(X, cat)
     convert_forest(rf, p("rf_strings.onnx"), FEATURES, zipmap=True, extra="Identity")
-    cases.append(classifier_case("RandomForest string labels + ZipMap", rf, Xe, "rf_strings.onnx"))
+    cases.append(classifier_case("RandomForest string labels + ZipMap", rf, near_sklearn_thresholds(rf, Xe, rng), "rf_strings.onnx"))
 
     et = ExtraTreesClassifier(n_estimators=20, max_depth=12, random_state=2).fit(X, web)
     convert_forest(et, p("et_binary.onnx"), FEATURES)
-    cases.append(classifier_case("ExtraTrees two classes", et, Xe, "et_binary.onnx"))
+    cases.append(classifier_case("ExtraTrees two classes", et, near_sklearn_thresholds(et, Xe, rng), "et_binary.onnx"))
 
     gbb = GradientBoostingClassifier(n_estimators=40, max_depth=3, random_state=3).fit(X, web)
     convert_gb(gbb, X, p("gb_binary.onnx"), FEATURES, zipmap=True)
-    cases.append(classifier_case("GradientBoosting binary", gbb, Xe, "gb_binary.onnx"))
+    cases.append(classifier_case("GradientBoosting binary", gbb, near_sklearn_thresholds(gbb, Xe, rng), "gb_binary.onnx"))
 
-    gbm = GradientBoostingClassifier(n_estimators=25, max_depth=3, random_state=4).fit(X[keep], proto[keep])
-    convert_gb(gbm, X[keep], p("gb_multi.onnx"), FEATURES, extra="Cast")
-    cases.append(classifier_case("GradientBoosting multi-class int labels", gbm, Xe, "gb_multi.onnx"))
+    gbm = GradientBoostingClassifier(n_estimators=25, max_depth=3, min_samples_leaf=10, random_state=4).fit(X, proto)
+    convert_gb(gbm, X, p("gb_multi.onnx"), FEATURES, extra="Cast")
+    cases.append(classifier_case("GradientBoosting multi-class int labels", gbm, near_sklearn_thresholds(gbm, Xe, rng), "gb_multi.onnx"))
 
     reg_feats = [f for f in FEATURES if f != "src2dst_mean_ps"]
     Xr, Xre = tr[reg_feats].to_numpy(dtype=np.float64), ev[reg_feats].to_numpy(dtype=np.float64)
     yr = tr["src2dst_mean_ps"].to_numpy(dtype=np.float64)
     dt = DecisionTreeRegressor(max_depth=8, random_state=5).fit(Xr, yr)
     convert_regressor(dt, p("dt_regressor.onnx"), reg_feats, "SUM")
-    cases.append(regressor_case("DecisionTree regressor", dt, Xre, "dt_regressor.onnx"))
+    cases.append(regressor_case("DecisionTree regressor", dt, near_sklearn_thresholds(dt, Xre, rng), "dt_regressor.onnx"))
     rfr = RandomForestRegressor(n_estimators=10, max_depth=6, random_state=6).fit(Xr, yr)
     convert_regressor(rfr, p("rf_regressor.onnx"), reg_feats, "AVERAGE")
-    cases.append(regressor_case("RandomForest regressor", rfr, Xre, "rf_regressor.onnx"))
+    cases.append(regressor_case("RandomForest regressor", rfr, near_sklearn_thresholds(rfr, Xre, rng), "rf_regressor.onnx"))
 
     # XGBoost: trained with some missing values so default_left varies, and
     # evaluated on the rows as they are, with missing values, and near split
@@ -517,5 +548,77 @@ def hand_built(out):
     return cases
 
 
+def seeds(out):
+    """Small models for the tests that need no Python and the fuzz targets'
+    seeds (testdata/seeds, regenerated with oracle.py --seeds DIR), with
+    malformed ones named bad_*."""
+    os.makedirs(out, exist_ok=True)
+    hand_built(out)
+    rng = np.random.default_rng(1)
+    X = rng.random((300, 3))
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    est = xgb.XGBClassifier(n_estimators=3, max_depth=2).fit(pd.DataFrame(X, columns=["a", "b", "c"]), y)
+    p = os.path.join(out, "xgb_tiny.json")
+    est.get_booster().save_model(p)
+    with open(p) as f:
+        js = json.load(f)
+
+    def bad_json(name, edit):
+        j = json.loads(json.dumps(js))
+        edit(j)
+        with open(os.path.join(out, name), "w") as f:
+            json.dump(j, f)
+    bad_json("bad_objective.json", lambda j: j["learner"]["objective"].update(name="rank:pairwise"))
+    bad_json("bad_child.json", lambda j: j["learner"]["gradient_booster"]["model"]["trees"][1]["left_children"].__setitem__(0, 99))
+    bad_json("bad_names.json", lambda j: j["learner"]["feature_names"].append("d"))
+    bad_json("bad_arrays.json", lambda j: j["learner"]["gradient_booster"]["model"]["trees"][0]["split_conditions"].pop())
+
+    attrs, _ = small_forest(3, 7)
+    labels = ["x", "y", "z"]
+
+    def bad_onnx(name, edit=None, features=("a", "b"), after=None, **kw):
+        a = json.loads(json.dumps(attrs))
+        if edit:
+            edit(a)
+        path = os.path.join(out, name)
+        onnx_model(path, "TreeEnsembleClassifier", a, 2, list(features), labels=labels, post_transform="NONE", **kw)
+        if after:
+            m = onnx.load(path)
+            after(m)
+            with open(path, "wb") as f:
+                f.write(m.SerializeToString())
+    bad_onnx("bad_arrays.onnx", lambda a: a["nodes_values"].pop())
+    bad_onnx("bad_cycle.onnx", lambda a: a["nodes_truenodeids"].__setitem__(1, 0))
+    bad_onnx("bad_mode.onnx", lambda a: a["nodes_modes"].__setitem__(0, "BRANCH_MAYBE"))
+    bad_onnx("bad_features.onnx", features=("a", "b", "c"))
+    bad_onnx("bad_class_id.onnx", lambda a: a["w_ids"].__setitem__(0, 7))
+
+    def normalizer(m):
+        g = m.graph
+        g.node.append(helper.make_node("Normalizer", ["probabilities"], ["normalized"], domain=ML, norm="L1"))
+        g.output[1].name = "normalized"
+    bad_onnx("bad_operator.onnx", after=normalizer)
+
+
+def bench(out):
+    """BenchmarkEval's models: on 22 uniform [0, 1) features, a 100-tree
+    depth-8 RandomForest (ONNX), the same with one tree (the baseline) and
+    a 100-tree depth-8 XGBoost binary:logistic model."""
+    rng = np.random.default_rng(8)
+    X = rng.random((4000, 22))
+    y = ((X[:, 0] + X[:, 1] * X[:, 2] + rng.random(4000) * 0.5) * 2).astype(int)
+    names = ["f%d" % i for i in range(22)]
+    for n, file in ((100, "rf100.onnx"), (1, "rf1.onnx")):
+        rf = RandomForestClassifier(n_estimators=n, max_depth=8, random_state=1).fit(X, y)
+        convert_forest(rf, os.path.join(out, file), names)
+    est = xgb.XGBClassifier(n_estimators=100, max_depth=8).fit(X, (y > 1).astype(int))
+    est.get_booster().save_model(os.path.join(out, "xgb100.json"))
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "--seeds":
+        seeds(sys.argv[2])
+    elif sys.argv[1] == "--bench":
+        bench(sys.argv[2])
+    else:
+        main()
