@@ -440,8 +440,9 @@ func onnxGraph(nodes []*onnxNode, in *onnxValue) (*Model, error) {
 }
 
 // treeEnsemble builds the model from a TreeEnsembleClassifier or
-// TreeEnsembleRegressor node's attributes (docs/Operators-ml.md in
-// github.com/onnx/onnx).
+// TreeEnsembleRegressor node's attributes, as documented in
+// https://github.com/onnx/onnx/blob/main/docs/Operators-ml.md and evaluated
+// by onnxruntime (docs/models.md, "Formats").
 func treeEnsemble(n *onnxNode, nFeat int) (*Model, error) {
 	op := n.opType
 	m := &Model{kind: "onnx", name: op, init: math.NaN()}
