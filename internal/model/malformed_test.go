@@ -39,6 +39,41 @@ func TestMalformedModels(t *testing.T) {
 	}
 }
 
+// TestXGBoostCounts: corrupt counts in a valid model are errors or
+// harmless, never a panic or a huge allocation.
+func TestXGBoostCounts(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "seeds", "xgb_tiny.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ old, new, want string }{
+		{`"best_iteration":"2"`, `"best_iteration":"9223372036854775807"`, ""},
+		{`"best_iteration":"2"`, `"best_iteration":"0"`, ""},
+		{`"best_iteration":"2"`, `"best_iteration":"-1"`, `best_iteration "-1"`},
+		{`"name":"binary:logistic"`, `"name":"multi:softprob"`, "num_class 0 (want 2 to 65536)"},
+		{`"num_class":"0"`, `"num_class":"16000000"`, ""},
+		{`"base_score":"5E-1"`, `"base_score":"1E0"`, "base_score 1 of binary:logistic"},
+		{`"num_class":"0","num_feature":"3"`, `"num_class":"0","num_feature":"2"`, "3 feature_names for num_feature 2"},
+	} {
+		if !strings.Contains(string(data), c.old) {
+			t.Fatalf("xgb_tiny.json lacks %s", c.old)
+		}
+		m, err := parseXGBoost([]byte(strings.Replace(string(data), c.old, c.new, 1)))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.new, err)
+		case c.want == "":
+			exercise(m)
+		case err == nil || !strings.Contains(err.Error(), c.want):
+			t.Errorf("%s: error %v, want %q", c.new, err, c.want)
+		}
+	}
+	m, _ := parseXGBoost([]byte(strings.Replace(string(data), `"best_iteration":"2"`, `"best_iteration":"0"`, 1)))
+	if m == nil || m.NumTrees() != 1 {
+		t.Errorf("best_iteration 0 keeps %v trees, want 1", m)
+	}
+}
+
 func seedFiles(t testing.TB, ext string) map[string][]byte {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("testdata", "seeds", "*"+ext))

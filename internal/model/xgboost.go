@@ -92,6 +92,10 @@ func xgbCount(field, s string, dflt int) (int, error) {
 	return v, nil
 }
 
+// maxClasses bounds num_class, so that a corrupt count cannot make Load
+// allocate gigabytes.
+const maxClasses = 1 << 16
+
 func parseXGBoost(data []byte) (*Model, error) {
 	var f xgbFile
 	if err := json.Unmarshal(data, &f); err != nil {
@@ -137,8 +141,8 @@ func parseXGBoost(data []byte) (*Model, error) {
 		m.nScores, m.nOut = 1, 2
 		m.finish = finishXGBLogistic
 	case "multi:softprob", "multi:softmax":
-		if nClass < 2 {
-			return nil, fmt.Errorf("xgboost: %s with num_class %d", l.Objective.Name, nClass)
+		if nClass < 2 || nClass > maxClasses {
+			return nil, fmt.Errorf("xgboost: %s with num_class %d (want 2 to %d)", l.Objective.Name, nClass, maxClasses)
 		}
 		groups = nClass
 		m.baseMargin = float32(base)
@@ -201,7 +205,9 @@ func parseXGBoost(data []byte) (*Model, error) {
 		if err != nil || it < 0 {
 			return nil, fmt.Errorf("xgboost: best_iteration %q is not an iteration", *bi)
 		}
-		use = min(nTrees, (it+1)*parallel*groups)
+		if it < nTrees { // (it+1)*parallel*groups cannot overflow
+			use = min(nTrees, (it+1)*parallel*groups)
+		}
 	}
 	for t, tr := range tm.Trees[:use] {
 		g := tm.TreeInfo[t]
