@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -295,4 +296,48 @@ func TestPartitionedWallClock(t *testing.T) {
 	if len(f.files) != 3 || !slices.Equal(f.files[2].ids, []uint64{2}) {
 		t.Errorf("after the interval: %d files", len(f.files))
 	}
+}
+
+// FuzzHiveValue: a partition value, which comes from packet data (nDPI's
+// names, plugin values), becomes exactly one safe folder name: only
+// A-Z a-z 0-9 . _ - and %XX, never "." or "..", and unescaping it gives
+// the value back.
+func FuzzHiveValue(f *testing.F) {
+	for _, s := range []string{"TLS.Google", "", ".", "..", "../etc", "a b/c%", "\x00\xff", "__HIVE_DEFAULT_PARTITION__"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		c := features.Column{Name: "application_name", Kind: features.KindString,
+			String: func(_ *features.Record, b []byte) []byte { return append(b, v...) }}
+		got := string(appendHiveValue(nil, &c, &features.Record{}))
+		if got == "." || got == ".." || got == "" {
+			t.Fatalf("%q gives the folder name %q", v, got)
+		}
+		var back []byte
+		for i := 0; i < len(got); i++ {
+			x := got[i]
+			switch {
+			case x == '%' && i+2 < len(got):
+				n, err := strconv.ParseUint(got[i+1:i+3], 16, 8)
+				if err != nil {
+					t.Fatalf("%q gives %q: bad escape at %d", v, got, i)
+				}
+				back = append(back, byte(n))
+				i += 2
+			case x >= 'a' && x <= 'z', x >= 'A' && x <= 'Z', x >= '0' && x <= '9', x == '.', x == '_', x == '-':
+				back = append(back, x)
+			default:
+				t.Fatalf("%q gives %q: byte %q at %d", v, got, x, i)
+			}
+		}
+		if v == "" {
+			if got != "__HIVE_DEFAULT_PARTITION__" {
+				t.Fatalf("empty value gives %q", got)
+			}
+			return
+		}
+		if string(back) != v {
+			t.Fatalf("%q gives %q, which unescapes to %q", v, got, back)
+		}
+	})
 }
