@@ -321,6 +321,8 @@ def main():
         ("xgb_softmax.json", "XGBoost multi:softmax", xgb.XGBClassifier(n_estimators=15, max_depth=4, objective="multi:softmax"), cat_codes, None),
         ("xgb_regressor.json", "XGBoost reg:squarederror", xgb.XGBRegressor(n_estimators=30, max_depth=5, objective="reg:squarederror"), yr, "reg"),
         ("xgb_early.json", "XGBoost early stopping (best_iteration)", xgb.XGBClassifier(n_estimators=200, max_depth=6, learning_rate=0.5, objective="binary:logistic", early_stopping_rounds=3), web, "early"),
+        ("xgb_base_score.json", "XGBoost binary:logistic base_score 0.3", xgb.XGBClassifier(n_estimators=10, max_depth=3, base_score=0.3), web, None),
+        ("xgb_rf.json", "XGBoost random forest (num_parallel_tree 12)", xgb.XGBRFClassifier(n_estimators=12, max_depth=5), cat_codes, None),
         ("xgb_dart.json", "XGBoost dart binary:logistic", xgb.XGBClassifier(n_estimators=10, max_depth=3, booster="dart", rate_drop=0.3, objective="binary:logistic"), web, None),
     ]
     for file, name, est, y, how in xgb_models:
