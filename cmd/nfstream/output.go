@@ -43,6 +43,8 @@ type outputOptions struct {
 
 	changed func(name string) bool // whether a flag was given
 	file    output.FileConfig      // decided by validate
+
+	ipfix ipfixOptions // --ipfix (ipfix.go)
 }
 
 func (o *outputOptions) addFlags(fs *pflag.FlagSet) {
@@ -54,6 +56,7 @@ func (o *outputOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.rotateFlows, "rotate-flows", 0, "start a new output file after `N` flows")
 	fs.StringSliceVar(&o.anonymize, "anonymize", nil, "replace the values of these `COLUMNS` (comma-separated) by their keyed BLAKE2b-512 hex digest")
 	fs.StringVar(&o.anonymizeKey, "anonymize-key", "", "read the 64-byte anonymization key from `FILE` (raw, or 128 hex digits) so digests are stable across runs; default: a random key per run")
+	o.ipfix.addFlags(fs)
 	o.part.addFlags(fs)
 }
 
@@ -64,6 +67,9 @@ func (o *outputOptions) rotating() bool { return o.rotate > 0 || o.rotateFlows >
 // validate checks the output flags against the columns the run will have;
 // it does no work.
 func (o *outputOptions) validate(cols []features.Column) error {
+	if err := o.ipfix.validate(o.changed); err != nil {
+		return err
+	}
 	if o.part.on() || o.changed != nil && o.changed("max-open-partitions") {
 		return o.validatePartitioned(cols)
 	}
@@ -187,10 +193,23 @@ type opened struct {
 	part   *output.Partitioned // when partitioned
 	name   string              // for messages
 	closed chan struct{}       // closed when the run is over, stops the rotation ticker
+
+	ipfix *ipfixOptions // the IPFIX exporters, described with the output
 }
 
 // describe tells where the flows went.
 func (s *opened) describe() string {
+	if s.ipfix == nil || !s.ipfix.on() {
+		return s.describeOutput()
+	}
+	if s.name == "" {
+		return s.ipfix.describe()
+	}
+	return s.describeOutput() + " and " + s.ipfix.describe()
+}
+
+// describeOutput tells where -o wrote the flows.
+func (s *opened) describeOutput() string {
 	if s.part != nil {
 		return describePartitioned(s.name, s.part)
 	}
@@ -281,6 +300,8 @@ func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 	fc.Parquet.Application, fc.Parquet.Version = "nfstream", version
 	s := &opened{name: out.path}
 	switch {
+	case out.ipfixOnly():
+		s.name = "" // nothing on standard output
 	case out.toStdout():
 		s.name = "standard output"
 		switch {
@@ -355,6 +376,13 @@ func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 		s.sink = sink
 	}
 	raw := s.sink
+	if out.ipfix.on() {
+		s.ipfix = &out.ipfix
+		var err error
+		if s.sink, err = out.ipfix.open(raw, out.anonymize, func(msg string) { out.warnf("%s", msg) }); err != nil {
+			return nil, err
+		}
+	}
 	if len(out.anonymize) > 0 {
 		s.sink = anonymize.Wrap(s.sink, out.anonymize, key)
 	}

@@ -324,7 +324,7 @@ func run(cmd *cobra.Command, o *options) error {
 	// After a write error, or when no input could be read, the output is
 	// not there: say nothing of it.
 	var summary string
-	if !o.quiet && !o.out.toStdout() && !out.failed() && st.Sources > 0 {
+	if !o.quiet && (!o.out.toStdout() || o.out.ipfix.on()) && !out.failed() && st.Sources > 0 {
 		summary = fmt.Sprintf("nfstream: %s flows from %s packets (%s ignored) written to %s%s\n",
 			strconv.FormatUint(st.Flows, 10), strconv.FormatUint(st.Packets, 10), strconv.FormatUint(st.Ignored, 10), out.describe(), st.LimitNotes()+o.shard.note(st.Skipped))
 	}

@@ -88,6 +88,7 @@ func serveMetrics(ctx context.Context, addr string, tel *pipeline.Telemetry, std
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "nfstream_active_flows", Help: "Flows in the meters' tables."},
 		func() float64 { return float64(tel.Snapshot().ActiveFlows) }))
+	reg.MustRegister(&ipfixMetrics) // ipfix.go
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
