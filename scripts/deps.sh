@@ -11,8 +11,9 @@ set -eu
 # zstd (reads back .zst output), pkg-config and a C compiler for cgo;
 # python3-sklearn, -xgboost, -onnx and -pandas train the models whose
 # predictions the model tests compare with ours (internal/model); tcpreplay
-# and wireshark-common build scripts/bench-realistic's capture.
-pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3 iproute2 zstd tshark python3-sklearn python3-xgboost python3-onnx python3-pandas tcpreplay wireshark-common"
+# and wireshark-common build scripts/bench-realistic's capture; nfdump
+# (nfcapd) and pmacct (nfacctd) are the IPFIX collectors of the export tests.
+pkgs="gcc pkg-config libpcap-dev libndpi-dev libndpi-bin tcpdump python3 iproute2 zstd tshark python3-sklearn python3-xgboost python3-onnx python3-pandas tcpreplay wireshark-common nfdump pmacct"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
