@@ -225,6 +225,7 @@ func (p *modelPlugin) predict(r *features.Record, f *Flow, packets uint64) {
 func (p *modelPlugin) OnInit(_ *Packet, f *Flow) error {
 	d := p.d
 	setter := d.setter
+	reserve(f.UDPS, 3)
 	f.UDPS.Set(d.pred, nil, setter)
 	if d.classifier {
 		f.UDPS.Set(d.prob, nil, setter)
@@ -257,4 +258,19 @@ func (p *modelPlugin) OnExpire(f *Flow) error {
 	}
 	p.predict(f.rec, f, f.rec.Bidirectional.Packets)
 	return nil
+}
+
+// reserve makes room in u for n more values, so that setting them
+// allocates three slices at most instead of growing each twice.
+func reserve(u *features.UDPS, n int) {
+	if len(u.Names)+n <= cap(u.Names) {
+		return
+	}
+	c := len(u.Names) + n
+	if len(u.Names) == 0 {
+		c += 2 // and for a plugin's first values
+	}
+	u.Names = append(make([]string, 0, c), u.Names...)
+	u.Values = append(make([]any, 0, c), u.Values...)
+	u.Setters = append(make([]string, 0, c), u.Setters...)
 }
