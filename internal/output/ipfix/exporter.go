@@ -191,6 +191,12 @@ func (e *Exporter) Begin(cols []features.Column) error {
 	s := NewSchema(cols, e.cfg.Plain)
 	e.enc = recordEncoder{schema: s, max: e.maxMessage() - MessageHeaderLen - SetHeaderLen}
 	e.types = s.typeRecords()
+	for _, fs := range [][]Field{s.V4, s.V6} {
+		if n := len(appendTemplateRecord(nil, TemplateIPv4, fs)); n > e.enc.max {
+			e.enc.schema = nil
+			return fmt.Errorf("ipfix %s: the template of these %d columns takes %d bytes, more than a message of %d bytes holds (raise --ipfix-mtu)", e.cfg.Collector, len(cols), n+MessageHeaderLen+SetHeaderLen, e.maxMessage())
+		}
+	}
 	go e.run()
 	return nil
 }
@@ -201,6 +207,10 @@ func (e *Exporter) Write(r *features.Record) error {
 	if e.closed || e.closing {
 		e.mu.Unlock()
 		return ErrClosed
+	}
+	if e.enc.schema == nil {
+		e.mu.Unlock()
+		return fmt.Errorf("ipfix %s: Write before a successful Begin", e.cfg.Collector)
 	}
 	var buf []byte
 	if n := len(e.free); n > 0 {
