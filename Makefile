@@ -42,6 +42,7 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzPcap$$' -fuzztime $(FUZZTIME) ./internal/capture
 	$(GO) test -run '^$$' -fuzz '^FuzzPcapng$$' -fuzztime $(FUZZTIME) ./internal/capture
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadONNX$$' -fuzztime $(FUZZTIME) ./internal/model
+	$(GO) test -run '^$$' -fuzz '^FuzzFeatureName$$' -fuzztime $(FUZZTIME) ./internal/plugin
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadXGBoost$$' -fuzztime $(FUZZTIME) ./internal/model
 
 # The main job on a capture this project generates and ships in testdata/.

@@ -140,3 +140,34 @@ func BenchmarkModelFeatures(b *testing.B) {
 	b.ReportMetric(float64(len(names)), "features")
 	b.ReportMetric(0, "ns/op")
 }
+
+// FuzzFeatureName: any name is either refused with an error that quotes
+// it, or resolves to the column of that name (or the SPLT list it names an
+// element of) whose value can be read from a record.
+func FuzzFeatureName(f *testing.F) {
+	for _, s := range []string{"bidirectional_packets", "splt_ps_3", "splt_ps_12", "splt_piat_ms_0", "splt_ps_", "splt_ps_-1",
+		"splt_ps_99999999999999999999", "src_ip", "application_confidence", "id", "udps.x", ""} {
+		f.Add(s)
+	}
+	run := RunColumns{Schema: features.Schema{Tunnel: true, Stats: true, SPLT: true, L7: true}, SPLT: 10}
+	r := &features.Record{SPLTDirection: make([]int8, 10), SPLTPS: make([]int32, 10), SPLTPIAT: make([]int64, 10)}
+	f.Fuzz(func(t *testing.T, name string) {
+		for _, early := range []bool{false, true} {
+			feat, err := resolveFeature(name, run, early)
+			if err != nil {
+				if !strings.Contains(err.Error(), name) {
+					t.Fatalf("%q: error %q does not name it", name, err)
+				}
+				continue
+			}
+			if feat.col.Kind == features.KindList {
+				if want := feat.col.Name + "_" + strconv.Itoa(feat.elem); want != name || feat.elem >= 10 {
+					t.Fatalf("%q resolved to element %d of %s", name, feat.elem, feat.col.Name)
+				}
+			} else if feat.col.Name != name {
+				t.Fatalf("%q resolved to column %s", name, feat.col.Name)
+			}
+			feat.value(r)
+		}
+	})
+}
