@@ -231,8 +231,8 @@ func TestMaxActiveFlows(t *testing.T) {
 			}
 		}
 	}
-	// All packets at one instant: no scan round comes, and the evicted
-	// flows still reach the output as they go (sync rounds), in order.
+	// All packets at one instant: no idle scan comes, and the evicted
+	// flows still reach the output as they go (rounds), in order.
 	sameTime := writeFlood(t, n, 0)
 	out := filepath.Join(t.TempDir(), "flows.csv")
 	r := runNFStream(t, nil, "-r", sameTime, "-o", out, "--n-dissections", "0", "--max-active-flows", "1000", "--meters", "2")

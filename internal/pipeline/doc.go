@@ -14,11 +14,13 @@
 //   - A reader sharding to several meters (Run with Config.Meters > 1;
 //     meterSharded, shard.go): a reader goroutine decodes and sends each
 //     packet to one meter goroutine by NFStream's direction-symmetric hash,
-//     clamps time for the whole capture and decides when idle scans happen;
-//     at each scan a barrier round lets a coordinator pick the flows a
-//     single meter's scan would expire, and it merges the meters' records
-//     by features.Order. The output is one meter's, byte for byte, except
-//     nDPI values decided from per-meter caches.
+//     clamps time for the whole capture and decides where idle scans fall;
+//     the meters only note, at each scan point, which flows became idle,
+//     and every so many packets a round lets a coordinator replay the
+//     scans as a single meter runs them, tell the meters what to expire,
+//     and merge their records by features.Order. The output is one
+//     meter's, byte for byte, except nDPI values decided from per-meter
+//     caches.
 //   - Live rings (RunLive, live.go): one meter goroutine per AF_PACKET
 //     ring, the kernel's fanout keeping a flow on one ring; the meters
 //     expire least recently seen flows first and also on the wall clock,

@@ -370,7 +370,7 @@ func (sm *shardedMeter) round(b *batch) error {
 		return errStop
 	}
 	// The coordinator is done with the report once it has sent the cuts.
-	sm.rep.scans, sm.rep.idle = sm.rep.scans[:0], sm.rep.idle[:0]
+	sm.rep.scans, sm.rep.idle = emptied(sm.rep.scans), emptied(sm.rep.idle)
 	sm.streaming = true
 	for _, c := range cuts {
 		// As in run, an error is a plugin's, returned by the flush; the
@@ -393,6 +393,15 @@ func (sm *shardedMeter) round(b *batch) error {
 		sm.out.err = err
 	}
 	return sm.send(true)
+}
+
+// emptied returns s emptied for reuse, unless a round where very many
+// flows turned idle made it large: then its memory goes.
+func emptied[T any](s []T) []T {
+	if cap(s) > 1<<16 {
+		return nil
+	}
+	return s[:0]
 }
 
 // reuse hands a written outbox back to the meter, unless it keeps enough.
@@ -767,6 +776,9 @@ func (q *idleQueue) apply(recs []features.Record, i int, upto uint64, scans []sc
 func (q *idleQueue) compact() {
 	if q.done > 0 {
 		q.q = slices.DeleteFunc(q.q, func(e idleEntry) bool { return e.scan != waiting })
+		if cap(q.q) > 1<<16 && len(q.q) < cap(q.q)/4 {
+			q.q = slices.Clone(q.q) // a pile of idle flows went: so does its memory
+		}
 	}
 	q.head, q.done = 0, 0
 }
