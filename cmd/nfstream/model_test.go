@@ -447,3 +447,34 @@ func TestModelMeters(t *testing.T) {
 	}
 	t.Logf("%d flows of %d captures the same with 1 and 3 meters", flows, captures)
 }
+
+// TestModelStarlarkErrors: a script's misuse of a model fails the run
+// with a message naming the model and the script line.
+func TestModelStarlarkErrors(t *testing.T) {
+	s := models(t)
+	pcap := filepath.Join(corpus.RepoRoot(t), "testdata", "eth_ipv4.pcap")
+	for _, c := range []struct {
+		name, body string
+		code       int
+		want       []string
+	}{
+		{"unknown model at load", "x = models.nope\n", 2, []string{"x.star:1:", "no model nope (models: r)"}},
+		{"regressor proba", "def on_expire(flow):\n    models.r.predict_proba([0] * 53)\n", 1, []string{"x.star:2:", "models.r.predict_proba: the model is a regressor"}},
+		{"count", "def on_expire(flow):\n    models.r.predict([1, 2])\n", 1, []string{"x.star:2:", "models.r.predict: 2 values, the model has 53 features"}},
+		{"not a number", "def on_expire(flow):\n    models.r.predict(['a'] * 53)\n", 1, []string{"x.star:2:", "value 0 is a string, not a number"}},
+		{"not a list", "def on_expire(flow):\n    models.r.predict(3)\n", 1, []string{"x.star:2:", "predict"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			script := writeFile(t, "x.star", []byte(c.body))
+			res := runNFStream(t, nil, append([]string{"-r", pcap, "-o", "-", "--model", "r=" + s.file("xgb_reg"), "--plugin", script}, modelFeatures...)...)
+			if res.code != c.code {
+				t.Fatalf("exit %d, want %d: %s", res.code, c.code, res.stderr)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(res.stderr, w) {
+					t.Errorf("stderr %q does not say %q", res.stderr, w)
+				}
+			}
+		})
+	}
+}
