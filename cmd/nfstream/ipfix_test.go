@@ -732,3 +732,39 @@ func pcapOffset(t *testing.T, data []byte, n int) int {
 	}
 	return off
 }
+
+// TestIPFIXFlags: bad --ipfix values are usage errors naming the flag;
+// --ipfix without -o writes nothing on standard output, with -o - it
+// writes the CSV there too.
+func TestIPFIXFlags(t *testing.T) {
+	in := filepath.Join(corpus.RepoRoot(t), "testdata", "eth_ipv4.pcap")
+	for _, args := range [][]string{
+		{"--ipfix", "127.0.0.1:4739"},
+		{"--ipfix", "sctp://127.0.0.1:4739"},
+		{"--ipfix", "udp://127.0.0.1:0"},
+		{"--ipfix-mtu", "1400"},
+		{"--ipfix", "udp://127.0.0.1:4739", "--ipfix-mtu", "100"},
+		{"--ipfix", "tcp://127.0.0.1:4739", "--ipfix-buffer", "0"},
+	} {
+		r := runNFStream(t, nil, append([]string{"-r", in}, args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "ipfix") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a message naming the flag", args, r.code, r.stderr)
+		}
+	}
+	col, url := listenUDP(t)
+	r := runNFStream(t, nil, "-r", in, "--ipfix", url)
+	if r.code != 0 || r.stdout != "" {
+		t.Errorf("--ipfix only: exit %d, %d bytes on standard output; want 0 and none", r.code, len(r.stdout))
+	}
+	r2 := runNFStream(t, nil, "-r", in, "--ipfix", url, "-o", "-")
+	if r2.code != 0 || !strings.HasPrefix(r2.stdout, "id,expiration_id,") {
+		t.Errorf("--ipfix with -o -: exit %d, standard output %.40q", r2.code, r2.stdout)
+	}
+	rows := strings.Count(r2.stdout, "\n") - 1
+	for deadline := time.Now().Add(5 * time.Second); len(col.dataRecords()) < 2*rows && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(col.dataRecords()); n != 2*rows {
+		t.Errorf("the collector got %d records from two runs of %d flows", n, rows)
+	}
+}
