@@ -150,14 +150,21 @@ func Run(ctx context.Context, cfg FileConfig, sink output.Sink, cols []features.
 	if err != nil {
 		return st, err
 	}
+	// Formatting and writing run beside the meter (docs/design.md,
+	// "Output"); the numberer counts the flows it hands over, the
+	// asyncSink those the sink accepted, which are the flows written.
+	async := newAsyncSink(sink)
+	sink = async
 	defer func() {
 		if a, ok := given.(output.Aborter); ok && err != nil && st.Sources == 0 {
+			async.discard()
 			a.Abort()
 			return
 		}
 		if cerr := sink.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
+		st.Flows, st.Evicted = async.written, async.evicted
 	}()
 	export := numberer{sink: sink, limit: cfg.MaxFlows, st: &st, shard: cfg.Shard}.write
 	open := cfg.Open
