@@ -39,6 +39,7 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendPyFloat$$' -fuzztime $(FUZZTIME) ./internal/output
 	$(GO) test -run '^$$' -fuzz '^FuzzHiveValue$$' -fuzztime $(FUZZTIME) ./internal/output
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/testing/ipfixread
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCollector$$' -fuzztime $(FUZZTIME) ./internal/output/ipfix
 	$(GO) test -run '^$$' -fuzz '^FuzzPcap$$' -fuzztime $(FUZZTIME) ./internal/capture
 	$(GO) test -run '^$$' -fuzz '^FuzzPcapng$$' -fuzztime $(FUZZTIME) ./internal/capture
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadONNX$$' -fuzztime $(FUZZTIME) ./internal/model
