@@ -64,3 +64,11 @@ if [ ! -d "$duck/node_modules/@duckdb/node-api" ]; then
 		echo "deps: no npm: the DuckDB tests will skip" >&2
 	fi
 fi
+# polars, the second reader of the partitioned tree, through its Node.js
+# binding (pinned: newer releases do not serve the Linux build npm needs).
+pol=$HOME/.cache/nfstream-test/polars
+if [ ! -d "$pol/node_modules/nodejs-polars" ] && command -v npm >/dev/null; then
+	echo "deps: installing nodejs-polars in $pol" >&2
+	mkdir -p "$pol" && npm install --silent --no-audit --no-fund -E --prefix "$pol" nodejs-polars@0.25.2 nodejs-polars-linux-x64-gnu@0.25.2 >&2 ||
+		echo "deps: could not install nodejs-polars; the polars test will skip" >&2
+fi

@@ -695,3 +695,108 @@ func finalFilesTree(t *testing.T, dir string) (final, hidden int) {
 	})
 	return final, hidden
 }
+
+// nodeModule returns node and the folder of an npm package installed in
+// ~/.cache/nfstream-test/<cache> (scripts/deps.sh installs it; here too
+// when missing, pinned as there), or skips the test with the reason.
+func nodeModule(t *testing.T, cache, module string, install ...string) (node, dir string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skipf("%s: node is not installed (scripts/deps.sh installs nodejs)", module)
+	}
+	home, _ := os.UserHomeDir()
+	root := filepath.Join(home, ".cache", "nfstream-test", cache)
+	dir = filepath.Join(root, "node_modules", module)
+	have := true
+	for _, pkg := range install {
+		name, _, _ := strings.Cut(strings.TrimPrefix(pkg, "@"), "@")
+		if strings.HasPrefix(pkg, "@") {
+			name = "@" + name
+		}
+		if _, err := os.Stat(filepath.Join(root, "node_modules", name)); err != nil {
+			have = false
+		}
+	}
+	if have {
+		return node, dir
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		t.Skipf("%s is not installed and npm is missing (scripts/deps.sh installs them)", module)
+	}
+	os.MkdirAll(root, 0o777)
+	cmd := exec.Command(npm, append([]string{"install", "--no-audit", "--no-fund", "-E", "--prefix", root}, install...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("npm install %v failed: %v: %s", install, err, out)
+	}
+	return node, dir
+}
+
+// TestPartitionedPolars: polars (its Node.js binding) reads the
+// partitioned tree of a capture spanning several hours as one
+// Hive-partitioned dataset: the date, hour and protocol it reads from the
+// paths group the flows exactly as the flat output's first-seen hour and
+// protocol do (Apache Arrow's reader), and a filter on the partition
+// columns returns the same flows.
+func TestPartitionedPolars(t *testing.T) {
+	node, module := nodeModule(t, "polars", "nodejs-polars", "nodejs-polars@0.25.2", "nodejs-polars-linux-x64-gnu@0.25.2")
+	capture := multiHourCapture(t)
+	dir := t.TempDir()
+	flat := filepath.Join(dir, "flat.parquet")
+	out := filepath.Join(dir, "tree") + "/"
+	if r := runNFStream(t, nil, "-q", "-r", capture, "-o", flat); r.code != 0 {
+		t.Fatalf("flat run: %d %s", r.code, r.stderr)
+	}
+	if r := runNFStream(t, nil, "-q", "-r", capture, "-o", out, "--partition-by", "date,hour,protocol"); r.code != 0 {
+		t.Fatalf("partitioned run: %d %s", r.code, r.stderr)
+	}
+	// The flat output's ids by first-seen UTC date and hour, and protocol.
+	tbl := readParquet(t, flat)
+	want := map[string][]int64{}
+	for _, row := range tableRows(t, tbl, []string{"id", "bidirectional_first_seen_ms", "protocol"}, nil) {
+		f := strings.Split(row, "\x1f")
+		id, _ := strconv.ParseInt(f[0], 10, 64)
+		ms, _ := strconv.ParseInt(f[1], 10, 64)
+		tm := time.UnixMilli(ms).UTC()
+		key := fmt.Sprintf("%s/%d/%s", tm.Format("2006-01-02"), tm.Hour(), f[2])
+		want[key] = append(want[key], id)
+	}
+	script := filepath.Join(dir, "polars.js")
+	js := `const pl = require(process.argv[2]);
+(async () => {
+  const scan = () => pl.scanParquet(process.argv[3], {hivePartitioning: true});
+  const groups = await scan().groupBy(['date', 'hour', 'protocol']).agg(pl.col('id').sort().alias('ids'))
+    .withColumns(pl.col('date').cast(pl.Utf8)).collect();
+  const out = {};
+  for (const g of groups.toRecords()) {
+    const f = await scan().filter(pl.col('date').cast(pl.Utf8).eq(pl.lit(g.date))
+      .and(pl.col('hour').eq(g.hour)).and(pl.col('protocol').eq(g.protocol))).select('id').sort('id').collect();
+    out[g.date + '/' + g.hour + '/' + g.protocol] = {group: g.ids, filter: f.getColumn('id').toArray()};
+  }
+  console.log(JSON.stringify(out));
+})().catch(e => { console.error(String(e)); process.exit(1); });
+`
+	if err := os.WriteFile(script, []byte(js), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(node, script, module, out+"**/*.parquet")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("polars: %v: %s", err, stderr.String())
+	}
+	var got map[string]struct{ Group, Filter []int64 }
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("polars output %q: %v", stdout.String(), err)
+	}
+	if len(got) != len(want) || len(want) < 6 {
+		t.Errorf("polars sees %d partitions, the flat output has %d (hours x protocols)", len(got), len(want))
+	}
+	for key, ids := range want {
+		slices.Sort(ids)
+		if g := got[key]; !slices.Equal(g.Group, ids) || !slices.Equal(g.Filter, ids) {
+			t.Errorf("partition %s: polars groups %d flows and filters %d; the flat output has %d", key, len(g.Group), len(g.Filter), len(ids))
+		}
+	}
+}
