@@ -271,7 +271,7 @@ def on_expire(flow):
 	var got oracleCheck
 	oracle(t, &got, append([]string{"check", s.dir, "seed:model"}, csvs...)...)
 	var v modelVerdict
-	json.Unmarshal(got["seed"], &v)
+	json.Unmarshal(got["seed:model"], &v)
 	var rows int
 	json.Unmarshal(got["rows"], &rows)
 	if v.NBad > 0 || rows < 50 || len(v.Labels) < 2 {
@@ -476,5 +476,63 @@ func TestModelStarlarkErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestModelStarlarkFeatures: a script that feeds a model the flow's
+// columns named by models.NAME.features (splt_ps_3 read as
+// flow.splt_ps[3]) predicts as Python does, for the multi-class XGBoost
+// model and, when converted, the RandomForest with string labels.
+func TestModelStarlarkFeatures(t *testing.T) {
+	s := models(t)
+	names := []string{"xgb_multi"}
+	if s.onnx {
+		names = append(names, "rf")
+	}
+	for _, name := range names {
+		script := writeFile(t, "features.star", []byte(`
+def value(flow, n):
+    for l in ("splt_direction", "splt_ps", "splt_piat_ms"):
+        if n.startswith(l + "_"):
+            return getattr(flow, l)[int(n[len(l) + 1:])]
+    return getattr(flow, n)
+
+def on_init(packet, flow):
+    flow.udps.star_prediction = None
+    flow.udps.star_probability = None
+
+def on_expire(flow):
+    values = [value(flow, n) for n in models.m.features]
+    flow.udps.star_prediction = models.m.predict(values)
+    flow.udps.star_probability = max(models.m.predict_proba(values))
+`))
+		dir := t.TempDir()
+		var csvs []string
+		for i, c := range s.test[:len(s.test)/2] {
+			out := filepath.Join(dir, strconv.Itoa(i)+".csv")
+			res := runNFStream(t, nil, append([]string{"-r", c, "-o", out, "--model", "m=" + s.file(name), "--plugin", script}, modelFeatures...)...)
+			if res.code != 0 {
+				if !exists(out) {
+					t.Errorf("%s: exit %d: %s", c, res.code, res.stderr)
+				}
+				continue
+			}
+			csvs = append(csvs, out)
+		}
+		// The script's columns and the model plugin's: both as Python.
+		var got oracleCheck
+		oracle(t, &got, append([]string{"check", s.dir, name + ":star," + name + ":m"}, csvs...)...)
+		var rows int
+		json.Unmarshal(got["rows"], &rows)
+		for _, spec := range []string{name + ":star", name + ":m"} {
+			var v modelVerdict
+			if err := json.Unmarshal(got[spec], &v); err != nil {
+				t.Fatalf("%s: %v", spec, err)
+			}
+			if v.NBad > 0 || rows < 50 || len(v.Labels) < 2 {
+				t.Errorf("%s: %d flows, %d differ from Python, e.g. %v; labels %v", spec, rows, v.NBad, v.Bad, v.Labels)
+			}
+		}
+		t.Logf("%s: %d flows predicted by the script and by --model as Python predicts", name, rows)
 	}
 }

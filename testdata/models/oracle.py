@@ -156,7 +156,7 @@ def check(d, names, paths):
         pred, prob = predictions(m, df)
         ours_prob = df["udps.%s_probability" % col].tolist() if prob is not None else None
         bad = compare(df["udps.%s_prediction" % col].tolist(), ours_prob, pred, prob)
-        out[name] = {"bad": bad[:10], "nbad": len(bad), "labels": sorted({str(p) for p in pred}) if prob is not None else []}
+        out[spec] = {"bad": bad[:10], "nbad": len(bad), "labels": sorted({str(p) for p in pred}) if prob is not None else []}
     json.dump(out, sys.stdout)
 
 
