@@ -356,6 +356,9 @@ func TestPartitionUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, r.code, r.stderr, c.msg)
 		}
 	}
+	if r := runNFStream(t, nil, "-i", "lo", "--shard", "0/2", "-o", dir+"/f.csv"); r.code != 2 || !strings.Contains(r.stderr, "--shard applies to files") {
+		t.Errorf("--shard with -i: exit %d, stderr %q", r.code, r.stderr)
+	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("usage errors left %v", entries)
 	}
