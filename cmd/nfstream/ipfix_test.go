@@ -635,7 +635,8 @@ func TestIPFIXTCPCollectorRestart(t *testing.T) {
 	defer cancel()
 	// A short idle timeout makes flows expire along the capture, not all
 	// at its end.
-	cmd := exec.CommandContext(ctx, nfstreamBin, "-r", "-", "--idle-timeout", "1", "-o", out, "--ipfix", "tcp://"+tc.addr)
+	metrics := freeAddr(t)
+	cmd := exec.CommandContext(ctx, nfstreamBin, "-r", "-", "--idle-timeout", "1", "-o", out, "--ipfix", "tcp://"+tc.addr, "--metrics-addr", metrics)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -663,6 +664,21 @@ func TestIPFIXTCPCollectorRestart(t *testing.T) {
 	stdin.Write(data[third:twoThirds])
 	time.Sleep(time.Second) // flows expire while the collector is down
 	tc.start(t)
+	// The metrics count what was sent, per collector, and no drop.
+	label := `{collector="tcp://` + tc.addr + `"}`
+	text := scrapeUntil(metrics, 50, "nfstream_ipfix_flows_sent_total"+label, "nfstream_ipfix_flows_dropped_total"+label+" 0")
+	sent := -1
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, "nfstream_ipfix_flows_sent_total"+label+" "); ok {
+			sent, _ = strconv.Atoi(v)
+		}
+	}
+	if sent < before {
+		t.Errorf("nfstream_ipfix_flows_sent_total %d, the collector had %d flows before the restart:\n%s", sent, before, text)
+	}
+	if !strings.Contains(text, "nfstream_ipfix_flows_dropped_total"+label+" 0") {
+		t.Errorf("metrics should count no drop:\n%s", text)
+	}
 	stdin.Write(data[twoThirds:])
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {

@@ -289,3 +289,31 @@ func BenchmarkExport(b *testing.B) {
 	b.ReportMetric(ipfixRate/float64(b.N), "ipfix_flows/s")
 	b.ReportMetric(ipfixRate/csvRate, "ipfix/csv")
 }
+
+// TestSchemaPlain: an anonymized column (a digest, no longer an address)
+// goes as a run-time enterprise string element, never as its IANA
+// element; IPv4 and IPv6 templates differ only in the address elements.
+func TestSchemaPlain(t *testing.T) {
+	s := NewSchema(allColumns, []string{"src_ip"})
+	for _, f := range s.V4 {
+		if f.PEN == 0 && (f.ID == ieSourceIPv4Address || f.ID == ieSourceIPv6Address) {
+			t.Errorf("anonymized src_ip as IANA element %d", f.ID)
+		}
+		if f.Name == "src_ip" && (f.PEN != EnterpriseNumber || f.ID < DynamicBase || f.Type != TypeString) {
+			t.Errorf("src_ip field %+v, want a string under %d from id %d", f, EnterpriseNumber, DynamicBase)
+		}
+	}
+	s = NewSchema(allColumns, nil)
+	if len(s.V4) != len(s.V6) {
+		t.Fatalf("%d IPv4 fields, %d IPv6", len(s.V4), len(s.V6))
+	}
+	for i := range s.V4 {
+		a, b := s.V4[i], s.V6[i]
+		if a.ID != b.ID {
+			if a.ID == ieSourceIPv4Address && b.ID == ieSourceIPv6Address && b.Length == 16 || a.ID == ieDestIPv4Address && b.ID == ieDestIPv6Address && b.Length == 16 {
+				continue
+			}
+			t.Errorf("field %d: IPv4 %+v, IPv6 %+v", i, a, b)
+		}
+	}
+}
