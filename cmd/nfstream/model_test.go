@@ -313,11 +313,24 @@ func TestModelUsageErrors(t *testing.T) {
 	notModel := writeFile(t, "model.json", []byte(`{"hello": "world"}`))
 	unknownExt := writeFile(t, "model.pkl", b)
 	pcap := filepath.Join(corpus.RepoRoot(t), "testdata", "eth_ipv4.pcap")
-	for _, c := range []struct {
+	type usageCase struct {
 		name string
 		args []string
 		want []string
-	}{
+	}
+	var onnxCases []usageCase
+	if s.onnx {
+		rf, err := os.ReadFile(s.file("rf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut := writeFile(t, "truncated.onnx", rf[:len(rf)*2/3])
+		onnxCases = []usageCase{
+			{"truncated onnx", []string{"--model", "m=" + cut, "--stats", "--splt", "10"}, []string{"--model m", cut}},
+			{"onnx stats off", []string{"--model", "m=" + s.file("rf"), "--splt", "10"}, []string{"model m", "needs --stats"}},
+		}
+	}
+	for _, c := range append([]usageCase{
 		{"unknown feature", []string{"--model", "m=" + bin, "--model-features", with(1, "bogus_column")}, []string{"model m", "bogus_column", "not a column"}},
 		{"stats off", []string{"--model", "m=" + bin, "--splt", "10"}, []string{"model m", "bidirectional_min_ps", "needs --stats"}},
 		{"splt too short", []string{"--model", "m=" + bin, "--stats", "--splt", "10", "--model-features", with(spltPS, "splt_ps_12")}, []string{"model m", "splt_ps_12", "needs --splt 13 or more (--splt is 10)"}},
@@ -336,7 +349,7 @@ func TestModelUsageErrors(t *testing.T) {
 		{"at unknown model", []string{"--model-at", "x=5"}, []string{"--model-at x", "no --model x"}},
 		{"features unknown model", []string{"--model-features", "x=a,b"}, []string{"--model-features x", "no --model x"}},
 		{"early L7", []string{"--model", "m=" + bin, "--stats", "--splt", "10", "--model-at", "m=3", "--model-features", with(0, "application_confidence")}, []string{"model m", "application_confidence", "--model-at"}},
-	} {
+	}, onnxCases...) {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.csv")
 			res := runNFStream(t, nil, append([]string{"-r", pcap, "-o", out}, c.args...)...)
