@@ -123,3 +123,49 @@ func BenchmarkOpenFile(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/packet")
 }
+
+// realisticCapture returns the path of the realistic capture that
+// ../shared/tools/make-big.sh builds (NFSTREAM_BIG, else
+// $TMPDIR/nfstream-big/big.pcap, where the script writes it), or skips.
+func realisticCapture(b *testing.B) string {
+	path := os.Getenv("NFSTREAM_BIG")
+	if path == "" {
+		path = filepath.Join(os.TempDir(), "nfstream-big", "big.pcap")
+	}
+	if _, err := os.Stat(path); err != nil {
+		b.Skipf("no realistic capture at %s (build it with ../shared/tools/make-big.sh, or set NFSTREAM_BIG): %v", path, err)
+	}
+	return path
+}
+
+// BenchmarkReadRealistic is the bare read loop over the realistic capture
+// (see realisticCapture), one whole file per op: the packets per second a
+// run's reading alone reaches, the baseline of the pipeline's rates.
+func BenchmarkReadRealistic(b *testing.B) {
+	path := realisticCapture(b)
+	var packets, bytes int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		src, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var p Packet
+		for {
+			err := src.Next(&p)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			packets++
+			bytes += int64(p.CapLen)
+		}
+		src.Close()
+	}
+	b.SetBytes(bytes / int64(b.N))
+	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(packets), "ns/packet")
+}

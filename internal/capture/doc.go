@@ -41,8 +41,11 @@
 // it was delivered. Errors are sticky: Next keeps returning the same one.
 //
 // Ownership: the Data slice of a Packet points into a buffer owned by the
-// Source and stays valid only until the next call to Next. The buffer is
-// reused and grows only as record bytes actually arrive, so reading
-// allocates nothing per packet and a corrupt length cannot claim much more
-// memory than the input holds.
+// Source and stays valid only until the next call to Next. Files are read
+// in blocks of 256 KiB and records decoded in place, Data being a slice of
+// the block (a record that does not fit, or one cut to the snapshot
+// length, is copied into a second buffer, which grows only as record bytes
+// actually arrive). So reading allocates nothing per packet, copies
+// nothing but the kernel's read, and a corrupt length cannot claim much
+// more memory than the input holds.
 package capture

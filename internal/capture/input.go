@@ -9,8 +9,8 @@ import (
 )
 
 // readBufferSize is the size of the bufio.Reader under every file source.
-// Large reads amortise the system calls; records are still copied once,
-// from this buffer into the source's packet buffer.
+// Large reads amortise the system calls; records are decoded in place in
+// this buffer (input.take).
 const readBufferSize = 256 << 10
 
 // minGrow is the smallest packet buffer allocated when one must grow.
@@ -132,6 +132,30 @@ func (in *input) fill(n int) (int, error) {
 			return got, err
 		}
 	}
+}
+
+// take returns the next n bytes of the input, or fewer when it ends (err
+// is set only when the reader failed for another reason). They are valid
+// until the next read of the input. When n fits in the read buffer they
+// are the buffer's own bytes, read in place with no copy (a record is
+// copied only in the rare case that it straddles the end of the buffer,
+// when the buffer's tail moves to its start to make room); larger ones
+// are copied into in.buf, as fill does.
+func (in *input) take(n int) ([]byte, error) {
+	if n > readBufferSize {
+		got, err := in.fill(n)
+		return in.buf[:got:got], err
+	}
+	b, err := in.r.Peek(n)
+	k, _ := in.r.Discard(len(b)) // the bytes are buffered: it cannot fail
+	in.off += int64(k)
+	if err == io.EOF {
+		err = nil
+	}
+	if err != nil {
+		err = fmt.Errorf("read %q: %w", in.name, err)
+	}
+	return b[:k:k], err
 }
 
 // discard skips n bytes and returns how many it skipped.

@@ -38,8 +38,7 @@ type pcapReader struct {
 	link     LinkType // LT_LINKTYPE of the header
 	snapshot uint32   // p->snapshot after pcap_adjust_snapshot
 	maxCap   uint32   // max_snaplen_for_dlt(p->linktype)
-	hdr      [kuznetzovRecordHdrLn]byte
-	err      error // sticky: every Next after the first failure returns it
+	err      error    // sticky: every Next after the first failure returns it
 }
 
 // openPcap reads the rest of a classic pcap file header after its magic
@@ -116,19 +115,19 @@ func (r *pcapReader) Next(p *Packet) error {
 func (r *pcapReader) next(p *Packet) error {
 	in := r.in
 	start := in.off
-	n, err := in.read(r.hdr[:r.hdrLen])
+	// The header's bytes are valid until the record's are read.
+	h, err := in.take(r.hdrLen)
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if len(h) == 0 {
 		return io.EOF
 	}
-	if n < r.hdrLen {
+	if len(h) < r.hdrLen {
 		return in.formatError(start, "%w: record header: tried to read %d bytes, only got %d",
-			ErrTruncated, r.hdrLen, n)
+			ErrTruncated, r.hdrLen, len(h))
 	}
 
-	h := r.hdr[:]
 	var sec, usec int64
 	var caplen, length uint32
 	if r.big {
@@ -168,7 +167,9 @@ func (r *pcapReader) next(p *Packet) error {
 
 	if caplen > r.snapshot {
 		// libpcap reads the first snapshot bytes, discards the rest of
-		// the record and reports caplen as the snapshot length.
+		// the record and reports caplen as the snapshot length. The
+		// bytes are copied (fill): skipping the rest may refill the
+		// read buffer.
 		got, err := in.fill(int(r.snapshot))
 		if err != nil {
 			return err
@@ -187,15 +188,17 @@ func (r *pcapReader) next(p *Packet) error {
 				ErrTruncated, caplen, got+skipped)
 		}
 		caplen = r.snapshot
+		p.Data = in.buf[:caplen:caplen]
 	} else {
-		got, err := in.fill(int(caplen))
+		data, err := in.take(int(caplen))
 		if err != nil {
 			return err
 		}
-		if got < int(caplen) {
+		if len(data) < int(caplen) {
 			return in.formatError(start, "%w: tried to read %d captured bytes, only got %d",
-				ErrTruncated, caplen, got)
+				ErrTruncated, caplen, len(data))
 		}
+		p.Data = data
 	}
 
 	p.Sec = sec
@@ -203,7 +206,6 @@ func (r *pcapReader) next(p *Packet) error {
 	p.CapLen = caplen
 	p.Len = length
 	p.LinkType = r.link
-	p.Data = in.buf[:caplen]
 	return nil
 }
 

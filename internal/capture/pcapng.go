@@ -80,8 +80,7 @@ type pcapngReader struct {
 	snapshot uint32        // p->snapshot: the first IDB's adjusted snaplen
 	maxBlock uint64        // ps->max_blocksize
 	ifaces   []ngInterface // interfaces of the current section
-	hdr      [blockHeaderLen]byte
-	err      error // sticky
+	err      error         // sticky
 }
 
 func (r *pcapngReader) u16(b []byte) uint16 {
@@ -179,26 +178,26 @@ func openPcapng(in *input) (Source, error) {
 	}
 }
 
-// readBlock reads the next block into the packet buffer and returns its
-// type and body (between the 8-byte header and the trailer), as libpcap's
-// read_block does. It returns io.EOF when the input ends exactly before a
+// readBlock reads the next block and returns its type and body (between
+// the 8-byte header and the trailer), valid until the next read (see
+// input.take), as libpcap's read_block does. It returns io.EOF when the input ends exactly before a
 // block.
 func (r *pcapngReader) readBlock() (uint32, []byte, error) {
 	in := r.in
 	start := in.off
-	n, err := in.read(r.hdr[:])
+	hdr, err := in.take(blockHeaderLen)
 	if err != nil {
 		return 0, nil, err
 	}
-	if n == 0 {
+	if len(hdr) == 0 {
 		return 0, nil, io.EOF
 	}
-	if n < len(r.hdr) {
+	if len(hdr) < blockHeaderLen {
 		return 0, nil, in.formatError(start, "%w: block header: tried to read %d bytes, only got %d",
-			ErrTruncated, len(r.hdr), n)
+			ErrTruncated, blockHeaderLen, len(hdr))
 	}
-	typ := r.u32(r.hdr[0:])
-	total := r.u32(r.hdr[4:])
+	typ := r.u32(hdr[0:])
+	total := r.u32(hdr[4:])
 	if total < blockHeaderLen+blockTrailerLen {
 		return 0, nil, in.formatError(start, "block length %d < %d", total, blockHeaderLen+blockTrailerLen)
 	}
@@ -209,16 +208,16 @@ func (r *pcapngReader) readBlock() (uint32, []byte, error) {
 		return 0, nil, in.formatError(start, "block length %d > maximum %d", total, r.maxBlock)
 	}
 	rest := int(total) - blockHeaderLen
-	got, err := in.fill(rest)
+	block, err := in.take(rest)
 	if err != nil {
 		return 0, nil, err
 	}
-	if got < rest {
+	if len(block) < rest {
 		return 0, nil, in.formatError(start, "%w: block: tried to read %d bytes, only got %d",
-			ErrTruncated, total, blockHeaderLen+got)
+			ErrTruncated, total, blockHeaderLen+len(block))
 	}
-	body := in.buf[:rest-blockTrailerLen]
-	if trailer := r.u32(in.buf[rest-blockTrailerLen:]); trailer != total {
+	body := block[:rest-blockTrailerLen]
+	if trailer := r.u32(block[rest-blockTrailerLen:]); trailer != total {
 		return 0, nil, in.formatError(start, "block length %d in header and %d in trailer", total, trailer)
 	}
 	return typ, body, nil

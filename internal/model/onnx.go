@@ -593,11 +593,11 @@ func treeEnsemble(n *onnxNode, nFeat int) (*Model, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: node %d of tree %d has mode %q (want BRANCH_LEQ, BRANCH_LT, BRANCH_GTE, BRANCH_GT, BRANCH_EQ, BRANCH_NEQ or LEAF)", op, nodeIDs[i], treeIDs[i], modes[i])
 		}
-		nd := node{mode: mode}
+		var nd node
 		if mode == modeLeaf {
-			nd.wFrom = int32(len(m.weights))
+			from := int32(len(m.weights))
 			m.weights = append(m.weights, leafWeights[i]...)
-			nd.wTo = int32(len(m.weights))
+			nd = leafNode(from, int32(len(m.weights)))
 		} else {
 			if len(leafWeights[i]) > 0 {
 				return nil, fmt.Errorf("%s: branch node %d of tree %d has %sweights", op, nodeIDs[i], treeIDs[i], prefix)
@@ -607,11 +607,10 @@ func treeEnsemble(n *onnxNode, nFeat int) (*Model, error) {
 			if !ok1 || !ok2 {
 				return nil, fmt.Errorf("%s: node %d of tree %d has children %d and %d, not both in the tree", op, nodeIDs[i], treeIDs[i], trueIDs[i], falseIDs[i])
 			}
-			if featIDs[i] < 0 || featIDs[i] > math.MaxInt32 {
+			if featIDs[i] < 0 || featIDs[i] > maxFeature {
 				return nil, fmt.Errorf("%s: node %d of tree %d splits on feature %d", op, nodeIDs[i], treeIDs[i], featIDs[i])
 			}
-			nd.feature, nd.threshold, nd.yes, nd.no = int32(featIDs[i]), values[i], y, no
-			nd.missingYes = tracks != nil && tracks[i] != 0
+			nd = branchNode(int32(featIDs[i]), values[i], mode, tracks != nil && tracks[i] != 0, y, no)
 			children[y], children[no] = true, true
 			maxFeat = max(maxFeat, featIDs[i])
 		}

@@ -248,7 +248,7 @@ func (m *Model) addXGBTree(t int, tr xgbTree, group int32, scale float32) error 
 				return fmt.Errorf("xgboost: tree %d node %d: only one child", t, i)
 			}
 			// A leaf's value is in split_conditions.
-			m.nodes = append(m.nodes, node{mode: modeLeaf, wFrom: int32(len(m.weights)), wTo: int32(len(m.weights) + 1)})
+			m.nodes = append(m.nodes, leafNode(int32(len(m.weights)), int32(len(m.weights)+1)))
 			m.weights = append(m.weights, weight{target: group, value: float32(tr.SplitCond[i]) * scale})
 			continue
 		}
@@ -257,13 +257,11 @@ func (m *Model) addXGBTree(t int, tr xgbTree, group int32, scale float32) error 
 			return fmt.Errorf("xgboost: tree %d node %d: children %d, %d out of range (%d nodes)", t, i, l, r, n)
 		}
 		f := tr.SplitIndex[i]
-		if f < 0 || f > math.MaxInt32 {
+		if f < 0 || f > maxFeature {
 			return fmt.Errorf("xgboost: tree %d node %d: split index %d", t, i, f)
 		}
-		m.nodes = append(m.nodes, node{
-			feature: int32(f), threshold: float32(tr.SplitCond[i]), mode: modeLT,
-			missingYes: bool(tr.DefaultLeft[i]), yes: off + int32(l), no: off + int32(r),
-		})
+		m.nodes = append(m.nodes, branchNode(int32(f), float32(tr.SplitCond[i]), modeLT,
+			bool(tr.DefaultLeft[i]), off+int32(l), off+int32(r)))
 	}
 	return nil
 }
