@@ -803,3 +803,29 @@ func TestPartitionedPolars(t *testing.T) {
 		}
 	}
 }
+
+// TestPartitionedStaleTemps: the temporary part files a killed run left
+// anywhere in the tree are removed at the next run into it (and said);
+// one of a running process is kept.
+func TestPartitionedStaleTemps(t *testing.T) {
+	capture := writeFile(t, "c.pcap", udpCapture(t, 3))
+	out := t.TempDir()
+	deep := filepath.Join(out, "date=2023-11-14", "hour=22")
+	if err := os.MkdirAll(deep, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(deep, ".part-000007.parquet.tmp-"+strconv.Itoa(deadPID)+"-3")
+	running := filepath.Join(deep, ".part-000008.parquet.tmp-"+strconv.Itoa(os.Getpid())+"-3")
+	for _, p := range []string{stale, running} {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runNFStream(t, nil, "-r", capture, "-o", out, "--partition-by", "date,hour")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if exists(stale) || !exists(running) || !strings.Contains(r.stderr, stale) {
+		t.Errorf("stale removed: %v, running kept: %v, stderr %q", !exists(stale), exists(running), r.stderr)
+	}
+}
