@@ -221,10 +221,11 @@ func TestTCPUnreachable(t *testing.T) {
 }
 
 // TestTemplateRefresh: over UDP the templates go again every
-// TemplateMessages messages, and on the timer on a quiet link.
+// TemplateMessages messages, and on the timer on a quiet link; every
+// message carries the observation domain.
 func TestTemplateRefresh(t *testing.T) {
 	c := newUDPCollector(t)
-	e, err := New(Config{Collector: c.url(), TemplateMessages: 2, TemplateInterval: 150 * time.Millisecond})
+	e, err := New(Config{Collector: c.url(), TemplateMessages: 2, TemplateInterval: 150 * time.Millisecond, Domain: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +241,9 @@ func TestTemplateRefresh(t *testing.T) {
 	for i, m := range msgs {
 		if m.Sequence != seq {
 			t.Errorf("message %d: sequence %d, want %d", i, m.Sequence, seq)
+		}
+		if m.Domain != 7 {
+			t.Errorf("message %d: observation domain %d, want 7", i, m.Domain)
 		}
 		seq += uint32(len(m.Records))
 		for _, tm := range m.Templates {
