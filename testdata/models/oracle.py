@@ -92,10 +92,37 @@ def train(out, paths):
         if name.startswith("xgb") or name == "seed":
             path = os.path.join(out, name + ".json")
             est.save_model(path)
+        else:
+            path = to_onnx(name, est, x, out)
         with open(os.path.join(out, name + ".pkl"), "wb") as f:
             pickle.dump({"est": est, "features": feats, "names": name != "seed"}, f)
         info[name] = {"file": path, "classes": len(set(y)) if hasattr(est, "predict_proba") else 0}
     json.dump(info, sys.stdout)
+
+
+def to_onnx(name, est, x, out):
+    """Converts a fitted scikit-learn model to ONNX-ML with the converter of
+    internal/model's tests (onnx.helper from the fitted trees); None when
+    python3-onnx or the converter is missing."""
+    try:
+        import importlib.util
+        here = os.path.dirname(os.path.abspath(__file__))
+        spec = importlib.util.spec_from_file_location(
+            "model_oracle", os.path.join(here, "..", "..", "internal", "model", "testdata", "oracle.py"))
+        conv = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(conv)
+    except (ImportError, OSError) as e:
+        print("no ONNX converter: %s" % e, file=sys.stderr)
+        return None
+    path = os.path.join(out, name + ".onnx")
+    feats = list(x.columns)
+    if name == "rf":
+        conv.convert_forest(est, path, feats, zipmap=True)
+    elif name == "gb":
+        conv.convert_gb(est, x.values, path, feats)
+    else:
+        conv.convert_regressor(est, path, feats, "SUM")
+    return path
 
 
 def forest(path, trees, depth):
