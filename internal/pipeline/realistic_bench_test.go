@@ -59,4 +59,6 @@ func BenchmarkRealisticRead(b *testing.B) {
 		src.Close()
 	}
 	b.ReportMetric(float64(pkts)/time.Since(start).Seconds(), "pkts/s")
+	// How many cores the machine gives now: read the meters' ratios by it.
+	b.ReportMetric(parallelism(), "cores")
 }
