@@ -51,7 +51,7 @@ func RunLive(ctx context.Context, cfg LiveConfig, rings []*capture.Live, sink ou
 	if len(rings) == 0 {
 		return st, errors.New("pipeline: live run without rings")
 	}
-	sink, err = st.start(&cfg.Common, sink, cols)
+	sink, err = st.start(&cfg.Common, sink, cols, nil)
 	if err != nil {
 		closeRings(rings)
 		return st, err

@@ -121,12 +121,17 @@ const checkEvery = 4096
 
 // start begins a run of either kind: it notes the limits in st, wraps
 // the sink in the Telemetry's when cfg has one (counting the flows
-// written), and begins the sink.
-func (st *Stats) start(cfg *Common, sink output.Sink, cols []features.Column) (output.Sink, error) {
+// written), and begins the sink. wrap, when not nil, wraps the sink
+// first, under the Telemetry's (Run's asyncSink, so that the counts do
+// not wait for the writer).
+func (st *Stats) start(cfg *Common, sink output.Sink, cols []features.Column, wrap func(output.Sink) output.Sink) (output.Sink, error) {
 	st.MaxFlows, st.MaxPackets, st.MaxActiveFlows = cfg.MaxFlows, cfg.MaxPackets, cfg.MaxActiveFlows
 	if len(cfg.Meter.Plugins) > 0 {
 		// The udps columns come from the first flow (plugin.ColumnSink).
 		sink = plugin.NewColumnSink(sink)
+	}
+	if wrap != nil {
+		sink = wrap(sink)
 	}
 	if cfg.Telemetry != nil {
 		sink = cfg.Telemetry.Sink(sink)
@@ -146,15 +151,18 @@ func Run(ctx context.Context, cfg FileConfig, sink output.Sink, cols []features.
 		return st, err
 	}
 	given := sink
-	sink, err = st.start(&cfg.Common, sink, cols)
-	if err != nil {
-		return st, err
-	}
 	// Formatting and writing run beside the meter (docs/design.md,
 	// "Output"); the numberer counts the flows it hands over, the
 	// asyncSink those the sink accepted, which are the flows written.
-	async := newAsyncSink(sink)
-	sink = async
+	var async *asyncSink
+	sink, err = st.start(&cfg.Common, sink, cols, func(s output.Sink) output.Sink {
+		async = newAsyncSink(s)
+		return async
+	})
+	if err != nil {
+		async.discard()
+		return st, err
+	}
 	defer func() {
 		if a, ok := given.(output.Aborter); ok && err != nil && st.Sources == 0 {
 			async.discard()
