@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/decode"
@@ -55,8 +56,12 @@ type sharder struct {
 	tick      uint64 // largest packet time so far
 	scanTick  uint64
 	seq       uint64 // index of the next metered packet
-	// sinceRound counts the packets sent since the last round.
-	sinceRound int
+	// sinceRound counts the packets sent since the last round; every is
+	// how many make a round (roundEvery, or fewer with a flow limit).
+	sinceRound, every int
+	// held counts the records the meters exported at packets since the
+	// last round, which wait for it (shared with the meters).
+	held *atomic.Int64
 }
 
 // roundEvery is how many packets pass between two rounds. The meters wait
@@ -64,6 +69,16 @@ type sharder struct {
 // records of its packets (about one per ten packets) until it is merged.
 // A variable only so that tests can make rounds short.
 var roundEvery = 1 << 14
+
+// A round also comes early when roundRecords records wait for it (a flood
+// of flows evicted at packets: one record per packet), checked every
+// heldCheck packets, so the records waiting stay few; and every
+// maxFlowsRound packets with a flow limit, so the run stops soon after it.
+const (
+	roundRecords  = 4096
+	heldCheck     = 256
+	maxFlowsRound = 256
+)
 
 func (s *sharder) slot() (*decode.Packet, bool) { return &s.tmp, true }
 
@@ -92,8 +107,9 @@ func (s *sharder) add(t uint64) bool {
 			return false
 		}
 	}
-	if s.sinceRound++; s.sinceRound >= roundEvery {
+	if s.sinceRound++; s.sinceRound >= s.every || (s.sinceRound%heldCheck == 0 && s.held.Load() >= roundRecords) {
 		s.sinceRound = 0
+		s.held.Store(0)
 		return s.broadcast(func(b *batch) { b.round = true })
 	}
 	return true
@@ -284,6 +300,7 @@ type shardedMeter struct {
 	streaming bool
 	stop      <-chan struct{}
 	tel       *meterCounters // the Telemetry's, if any
+	held      *atomic.Int64  // the sharder's
 }
 
 func (sm *shardedMeter) export(r *features.Record) error {
@@ -300,8 +317,12 @@ func (sm *shardedMeter) export(r *features.Record) error {
 	} else {
 		sm.out.recs = append(sm.out.recs, r.Clone())
 	}
-	if sm.streaming && len(sm.out.recs) == endChunk {
-		return sm.send(false)
+	if sm.streaming {
+		if len(sm.out.recs) == endChunk {
+			return sm.send(false)
+		}
+	} else {
+		sm.held.Add(1)
 	}
 	return nil
 }
@@ -426,9 +447,12 @@ func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (captu
 	keep := cfg.Meter.Dissections > 0 || len(cfg.Meter.Plugins) > 0
 	stop := make(chan struct{})
 	meters := make([]*shardedMeter, n)
-	sh := &sharder{qs: make([]*queue, n), cur: make([]*batch, n), keepBytes: keep}
+	sh := &sharder{qs: make([]*queue, n), cur: make([]*batch, n), keepBytes: keep, every: roundEvery, held: new(atomic.Int64)}
+	if cfg.MaxFlows > 0 {
+		sh.every = min(roundEvery, maxFlowsRound)
+	}
 	for k := range meters {
-		sm := &shardedMeter{q: newQueue(inFlight), keep: keep, stop: stop,
+		sm := &shardedMeter{q: newQueue(inFlight), keep: keep, stop: stop, held: sh.held,
 			cuts: make(chan []scanCut), outs: make(chan outbox), used: make(chan outbox, usedBoxes)}
 		sm.onIdle = sm.idle
 		m, err := meter.New(cfg.Meter, sm.export)
