@@ -592,7 +592,7 @@ func (c *coordinator) scan() {
 			}
 			c.queues[best].take(j)
 			cuts := c.cuts[best]
-			if n := len(cuts); n > 0 && cuts[n-1].event == scans[j].event {
+			if n := len(cuts); n > 0 && cuts[n-1].event == scans[j].event && cuts[n-1].tick == scans[j].tick {
 				cuts[n-1].through = oldest
 			} else {
 				c.cuts[best] = append(cuts, scanCut{event: scans[j].event, tick: scans[j].tick, through: oldest})
