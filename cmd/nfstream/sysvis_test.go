@@ -216,7 +216,8 @@ func TestSystemVisibilityLive(t *testing.T) {
 				t.Logf("%s: connection %s was open %v, not under a tenth of the poll interval", c.name, c.local, c.open)
 			}
 			if !attributed && row["system_process_pid"] == "-1" {
-				continue // not found: counted below
+				t.Logf("%s: connection %d (%s, open %v) not attributed", c.name, short, c.local, c.open)
+				continue // counted below
 			}
 		}
 		if !attributed {
