@@ -47,8 +47,8 @@ fi
 
 # DuckDB, the independent reader of partitioned Parquet output
 # (docs/partitions.md): its Node.js client from the npm registry, kept in a
-# cache outside the repository. Best effort: the tests that need it skip,
-# saying why, without it.
+# cache outside the repository, pinned so every run reads with the same
+# engine. Best effort: the tests that need it skip, saying why, without it.
 duck=${NFSTREAM_DUCKDB:-$HOME/.cache/nfstream-test/duckdb}
 if [ ! -d "$duck/node_modules/@duckdb/node-api" ]; then
 	if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -58,7 +58,7 @@ if [ ! -d "$duck/node_modules/@duckdb/node-api" ]; then
 	fi
 	if command -v npm >/dev/null; then
 		echo "deps: installing @duckdb/node-api in $duck" >&2
-		mkdir -p "$duck" && npm install --silent --no-audit --no-fund --prefix "$duck" @duckdb/node-api >&2 ||
+		mkdir -p "$duck" && npm install --silent --no-audit --no-fund -E --prefix "$duck" @duckdb/node-api@1.5.6-r.1 >&2 ||
 			echo "deps: could not install @duckdb/node-api; the DuckDB tests will skip" >&2
 	else
 		echo "deps: no npm: the DuckDB tests will skip" >&2
