@@ -12,11 +12,16 @@ package dpi
 // holds. malloc_usable_size needs no header, so a block nDPI frees with
 // ndpi_free but did not get from ndpi_malloc only skews the count.
 static long long nfs_c_bytes;
+static long long nfs_c_peak; // the most nfs_c_bytes reached since the last reset
 
 static void *nfs_malloc(size_t n) {
 	void *p = malloc(n);
-	if (p != NULL)
-		__atomic_fetch_add(&nfs_c_bytes, (long long)malloc_usable_size(p), __ATOMIC_RELAXED);
+	if (p != NULL) {
+		long long v = __atomic_add_fetch(&nfs_c_bytes, (long long)malloc_usable_size(p), __ATOMIC_RELAXED);
+		long long peak = __atomic_load_n(&nfs_c_peak, __ATOMIC_RELAXED);
+		while (v > peak && !__atomic_compare_exchange_n(&nfs_c_peak, &peak, v, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	}
 	return p;
 }
 
@@ -36,6 +41,14 @@ __attribute__((constructor)) static void nfs_install_allocator(void) {
 static long long nfs_allocated(void) {
 	return __atomic_load_n(&nfs_c_bytes, __ATOMIC_RELAXED);
 }
+
+static long long nfs_peak(void) {
+	return __atomic_load_n(&nfs_c_peak, __ATOMIC_RELAXED);
+}
+
+static void nfs_reset_peak(void) {
+	__atomic_store_n(&nfs_c_peak, __atomic_load_n(&nfs_c_bytes, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+}
 */
 import "C"
 
@@ -49,3 +62,10 @@ const Counting = true
 // counting allocator sees them: detection modules, flow states and what
 // nDPI attached to them. The count is process-wide, over every Engine.
 func AllocatedBytes() int64 { return int64(C.nfs_allocated()) }
+
+// PeakBytes returns the most C memory nDPI held since the last ResetPeak
+// (or since the program started), process-wide like AllocatedBytes.
+func PeakBytes() int64 { return int64(C.nfs_peak()) }
+
+// ResetPeak starts a new PeakBytes measurement from what nDPI holds now.
+func ResetPeak() { C.nfs_reset_peak() }

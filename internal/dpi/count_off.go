@@ -8,3 +8,9 @@ const Counting = false
 
 // AllocatedBytes returns -1: this build does not count nDPI's memory.
 func AllocatedBytes() int64 { return -1 }
+
+// PeakBytes returns -1: this build does not count nDPI's memory.
+func PeakBytes() int64 { return -1 }
+
+// ResetPeak does nothing in this build.
+func ResetPeak() {}

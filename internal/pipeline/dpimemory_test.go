@@ -7,24 +7,29 @@ import (
 
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/dpi"
-	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // peakSink counts flows and records the most C memory nDPI held when a
 // flow was exported (the sink runs on the meter's goroutine, so this is
 // the meter's own view, between two packets).
-type peakSink struct {
+// The C memory peak of a run is the counting allocator's own
+// (dpi.PeakBytes): sampling it in the sink, which writes on its own
+// goroutine, would catch the meter at a different moment each run.
+
+// peakRun is what one run metered: its flows and the most C memory nDPI
+// held during it.
+type peakRun struct {
 	flows uint64
 	peak  int64
 }
 
-func (s *peakSink) Begin([]features.Column) error { return nil }
-func (s *peakSink) Close() error                  { return nil }
-func (s *peakSink) Write(*features.Record) error {
-	s.flows++
-	s.peak = max(s.peak, dpi.AllocatedBytes())
-	return nil
+// runPeak runs cfg and measures its C memory peak.
+func runPeak(cfg FileConfig) (peakRun, error) {
+	var s countSink
+	dpi.ResetPeak()
+	_, err := Run(context.Background(), cfg, &s, nil)
+	return peakRun{s.n, dpi.PeakBytes()}, err
 }
 
 // settled returns the Go heap in use after a full collection and the C
@@ -74,8 +79,7 @@ func TestDPIMemoryBounded(t *testing.T) {
 	for p := range passes {
 		flows = 0
 		for _, c := range caps {
-			var s peakSink
-			_, err := Run(context.Background(), l7Defaults([]string{c.Path}, 20), &s, nil)
+			s, err := runPeak(l7Defaults([]string{c.Path}, 20))
 			if p == 0 && err == nil {
 				readable = append(readable, c.Path)
 			}
@@ -146,7 +150,7 @@ func (s shifted) Next(p *capture.Packet) error {
 // corpus files carry times near 2^42 s), so every repetition is the same
 // traffic, later: at its first packet the previous repetition's flows are
 // idle and expire, and it makes exactly the flows the first one made.
-func oneModule(t *testing.T, sources []string, times int) peakSink {
+func oneModule(t *testing.T, sources []string, times int) peakRun {
 	t.Helper()
 	var all []string
 	for range times {
@@ -163,8 +167,8 @@ func oneModule(t *testing.T, sources []string, times int) peakSink {
 		opened++
 		return shifted{src, int64(rep) << 44}, nil
 	}
-	var s peakSink
-	if _, err := Run(context.Background(), cfg, &s, nil); err != nil {
+	s, err := runPeak(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return s
