@@ -15,11 +15,6 @@ import (
 // so an interface that does not exist or missing privileges fail before
 // any file is created.
 func runLive(cmd *cobra.Command, o *options) error {
-	tel, stop, err := o.instrument(cmd.Context(), cmd.ErrOrStderr())
-	if err != nil {
-		return err
-	}
-	defer stop()
 	system, err := o.sys.start(time.Duration(o.idleTimeout) * time.Second)
 	if err != nil {
 		return err
@@ -28,6 +23,16 @@ func runLive(cmd *cobra.Command, o *options) error {
 	if err != nil {
 		return err
 	}
+	// The metrics server starts once the rings capture, so a /metrics that
+	// answers means packets are being counted.
+	tel, stop, err := o.instrument(cmd.Context(), cmd.ErrOrStderr())
+	if err != nil {
+		for _, r := range rings {
+			r.Close()
+		}
+		return err
+	}
+	defer stop()
 	o.out.wallClock = true
 	out, err := o.openOutput(cmd.OutOrStdout())
 	if err != nil {
