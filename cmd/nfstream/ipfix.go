@@ -116,7 +116,10 @@ func (o *ipfixOptions) describe() string {
 		if st.Truncated > 0 {
 			s += fmt.Sprintf(", %d truncated to fit", st.Truncated)
 		}
-		if st.Reconnects > 0 {
+		switch {
+		case st.Reconnects == 1:
+			s += ", 1 reconnection"
+		case st.Reconnects > 1:
 			s += fmt.Sprintf(", %d reconnections", st.Reconnects)
 		}
 		parts = append(parts, s+")")

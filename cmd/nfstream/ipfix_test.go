@@ -710,7 +710,7 @@ func TestIPFIXTCPCollectorRestart(t *testing.T) {
 	if before >= len(rows) {
 		t.Errorf("every flow was sent before the restart: the test proves nothing")
 	}
-	if !strings.Contains(stderr.String(), "1 reconnections") || strings.Contains(stderr.String(), "dropped") {
+	if !strings.Contains(stderr.String(), "1 reconnection)") || strings.Contains(stderr.String(), "dropped") {
 		t.Errorf("summary should say 1 reconnection and no drop: %s", stderr.String())
 	}
 	for _, err := range tc.c.errs {
