@@ -106,6 +106,6 @@ func sysvisSummary(a *sysvis.Attributor) string {
 		return ""
 	}
 	ts, as := a.Stats()
-	return fmt.Sprintf("; system visibility: %d of %d flows attributed (%d polls, %d at new flows, %d processes skipped)",
-		as.Attributed, as.Attributed+as.Unattributed, ts.Polls, as.ImmediatePolls, ts.ProcErrors)
+	return fmt.Sprintf("; system visibility: %d of %d flows attributed (%d polls, %d lookups at new flows, %d processes skipped)",
+		as.Attributed, as.Attributed+as.Unattributed, ts.Polls, as.ImmediateLookups, ts.ProcErrors)
 }

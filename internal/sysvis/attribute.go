@@ -37,9 +37,9 @@ type Attributor struct {
 
 // AttributorStats counts what an Attributor did.
 type AttributorStats struct {
-	// ImmediatePolls are the immediate lookups asked for by Notice,
+	// ImmediateLookups are the passes of immediate lookups Notice caused,
 	// NoticesDropped the notices that found the queue full.
-	ImmediatePolls, NoticesDropped uint64
+	ImmediateLookups, NoticesDropped uint64
 	// Attributed are the flows Enrich found an owner for, Unattributed
 	// those it did not (their other end is remote and its socket unseen, or
 	// they are not TCP or UDP).
@@ -67,7 +67,7 @@ func NewAttributor(t *Table, interval time.Duration) (*Attributor, error) {
 // Stats returns the counters.
 func (a *Attributor) Stats() (ts Stats, as AttributorStats) {
 	return a.t.Stats(), AttributorStats{
-		ImmediatePolls: a.immediate.Load(), NoticesDropped: a.dropped.Load(),
+		ImmediateLookups: a.immediate.Load(), NoticesDropped: a.dropped.Load(),
 		Attributed: a.attributed.Load(), Unattributed: a.unattributed.Load(),
 	}
 }
@@ -130,6 +130,10 @@ func (a *Attributor) Run(ctx context.Context) {
 			return
 		case k := <-a.notes:
 			if !a.wanted(k) {
+				continue
+			}
+			if len(pending) == noticeQueue {
+				a.dropped.Add(1) // left to the next poll
 				continue
 			}
 			pending = append(pending, k)
