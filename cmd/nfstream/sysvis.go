@@ -100,7 +100,7 @@ func localAddrs() []netip.Addr {
 	return addrs
 }
 
-// summary is the system visibility part of a live run's summary.
+// sysvisSummary is the system visibility part of a live run's summary.
 func sysvisSummary(a *sysvis.Attributor) string {
 	if a == nil {
 		return ""
