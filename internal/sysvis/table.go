@@ -87,7 +87,6 @@ type seen struct {
 
 type procInfo struct {
 	owner  Owner
-	start  uint64   // start time (clock ticks after boot): tells a reused PID
 	inodes []uint64 // socket inodes found in its fd dir at the last scan
 	fdSize int64    // size of the fd dir at the last scan (= open fds on Linux >= 6.2, else 0)
 	fdMod  int64    // its mtime (UnixNano): static on procfs, changes in fixture trees
@@ -406,7 +405,7 @@ func (t *Table) Poll() error {
 				continue
 			}
 			scans++
-			if !t.scanProc(p, pi, false) {
+			if !t.rescan(p, pi) {
 				t.dropProc(pid, pi)
 				continue
 			}
@@ -508,15 +507,13 @@ func (t *Table) resolve(flows []sockKey) int {
 		if f.proto == ProtoUDP {
 			name, u = "udp", 1
 		}
-		if f.local.Addr().Unmap().Is4() && !read[u][0] {
-			m, e := readNetTable(filepath.Join(t.root, "net", name), f.proto, t.sockets, t.locals)
+		for v6, file := range [2]string{name, name + "6"} { // tcp6/udp6 also hold IPv4-mapped sockets
+			if read[u][v6] || (v6 == 0 && !f.local.Addr().Unmap().Is4()) {
+				continue
+			}
+			m, e := readNetTable(filepath.Join(t.root, "net", file), f.proto, t.sockets, t.locals)
 			t.stats.MalformedLines, t.stats.ProcErrors = t.stats.MalformedLines+m, t.stats.ProcErrors+e
-			read[u][0] = true
-		}
-		if !read[u][1] { // IPv6, and IPv4-mapped on dual-stack sockets
-			m, e := readNetTable(filepath.Join(t.root, "net", name+"6"), f.proto, t.sockets, t.locals)
-			t.stats.MalformedLines, t.stats.ProcErrors = t.stats.MalformedLines+m, t.stats.ProcErrors+e
-			read[u][1] = true
+			read[u][v6] = true
 		}
 	}
 	ms := max(t.now(), t.pollMS)
@@ -568,7 +565,7 @@ func (t *Table) findOwner(ino uint64) (int, bool) {
 		if err != nil {
 			t.stats.ProcErrors++
 		}
-		if err != nil || !t.scanProc(p, pi, false) {
+		if err != nil || !t.rescan(p, pi) {
 			t.dropProc(pid, pi)
 			continue
 		}
@@ -587,12 +584,15 @@ func (t *Table) findOwner(ino uint64) (int, bool) {
 		if _, ok := t.procs[p.PID]; ok {
 			continue
 		}
-		pi := &procInfo{seen: t.gen}
-		if !t.scanProc(p, pi, true) {
+		pi, ok := t.readProc(p)
+		if !ok {
+			t.stats.ProcErrors++
 			continue
 		}
+		pi.seen = t.gen
 		t.stats.FDScans++
 		t.procs[p.PID] = pi
+		t.link(p.PID, pi, nil)
 		if owner, ok := t.owners[ino]; ok && owner == p.PID {
 			pi.lastNew = t.gen + 1
 			return owner, true
@@ -611,28 +611,25 @@ func (t *Table) dropProc(pid int, pi *procInfo) {
 	delete(t.procs, pid)
 }
 
-// scanProc reads p's fd dir into pi.inodes (replacing the previous set) and,
-// if full, its identity. It returns false, counting a ProcErrors, when the
-// process vanished or cannot be read.
-func (t *Table) scanProc(p procfs.Proc, pi *procInfo, full bool) bool {
-	// The start time tells a process that reused a known PID: it is then
-	// read as a new one, and the inodes of the old one are forgotten.
+// rescan reads a known process's fd dir again into pi.inodes and links
+// them. A process that reused the PID (another start time) or exec'd
+// (another comm) is read as a new one, and the inodes of the old one are
+// forgotten. It returns false, counting a ProcErrors, when the process
+// vanished or cannot be read.
+func (t *Table) rescan(p procfs.Proc, pi *procInfo) bool {
 	start, err := startTime(p)
 	if err != nil {
 		t.stats.ProcErrors++
 		return false
 	}
-	if !full && (start != pi.owner.start || t.execed(p, pi)) {
+	if start != pi.owner.start || t.execed(p, pi) {
 		t.stats.Reused++
-		full = true
 		for _, ino := range pi.inodes {
 			if t.owners[ino] == p.PID {
 				delete(t.owners, ino)
 			}
 		}
 		pi.inodes = pi.inodes[:0]
-	}
-	if full {
 		// Identity first, so a process that cannot be read leaves no inodes.
 		if pi.owner, err = t.identity(p, start); err != nil {
 			t.stats.ProcErrors++
