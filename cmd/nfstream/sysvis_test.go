@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"encoding/csv"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,39 +106,15 @@ func runClient(t *testing.T, v *vethNet, ns, name, bin string, args ...string) (
 	return conns, nil
 }
 
-// sysRow is a written flow's key and system visibility columns.
-type sysRow map[string]string
-
 // sysRows reads a CSV output into rows keyed by "proto src dst" with the
-// addresses as ip:port, both directions.
-func sysRows(t *testing.T, path string) map[string]sysRow {
+// addresses as ip:port.
+func sysRows(t *testing.T, path string) map[string]map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	header, err := r.Read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := map[string]sysRow{}
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		row := sysRow{}
-		for i, h := range header {
-			row[h] = rec[i]
-		}
+	_, all := readCSVRows(t, path)
+	rows := map[string]map[string]string{}
+	for _, row := range all {
 		proto := map[string]string{"6": "tcp", "17": "udp"}[row["protocol"]]
-		src, dst := row["src_ip"]+":"+row["src_port"], row["dst_ip"]+":"+row["dst_port"]
-		rows[proto+" "+src+" "+dst] = row
+		rows[proto+" "+row["src_ip"]+":"+row["src_port"]+" "+row["dst_ip"]+":"+row["dst_port"]] = row
 	}
 	return rows
 }
