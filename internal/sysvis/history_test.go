@@ -74,11 +74,8 @@ func TestLookupFlowBothEnds(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
 	// nginx (101) holds 127.0.0.1:8080 <- 127.0.0.1:41000 in tcp6; pid 400
 	// gets the client end.
-	appendLine(t, filepath.Join(root, "net", "tcp"),
+	addSocket(t, root, 400, 5,
 		"   7: 0100007F:A028 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 4001 1 0000000000000000 100 0 0 10 0\n")
-	if err := os.Symlink("socket:[4001]", filepath.Join(root, "400", "fd", "5")); err != nil {
-		t.Fatal(err)
-	}
 	tb, err := New(Options{Root: root})
 	if err != nil {
 		t.Fatal(err)
@@ -109,11 +106,8 @@ func TestPIDReuse(t *testing.T) {
 			// Process 100 (curl, start 1000) is now wget.
 			os.WriteFile(filepath.Join(root, "100", "comm"), []byte("wget\n"), 0o644)
 			writeStat(t, root, 100, "wget", c.start)
-			appendLine(t, filepath.Join(root, "net", "tcp"),
+			addSocket(t, root, 100, 9,
 				"   6: 0F02000A:AFC9 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1006 1 0000000000000000 100 0 0 10 0\n")
-			if err := os.Symlink("socket:[1006]", filepath.Join(root, "100", "fd", "9")); err != nil {
-				t.Fatal(err)
-			}
 			mustPoll(t, tb)
 			if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 45001, ip("1.1.1.1"), 443); !ok || o.PID != 100 || o.Name != "wget" {
 				t.Errorf("socket of the new program: %+v %v, want 100 wget", o, ok)
@@ -139,11 +133,8 @@ func TestResolve(t *testing.T) {
 
 	// curl (100) opens 10.0.2.15:45001 -> 1.1.1.1:443; the flow is seen
 	// from the remote end first.
-	appendLine(t, filepath.Join(root, "net", "tcp"),
+	addSocket(t, root, 100, 9,
 		"   6: 0F02000A:AFC9 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1006 1 0000000000000000 100 0 0 10 0\n")
-	if err := os.Symlink("socket:[1006]", filepath.Join(root, "100", "fd", "9")); err != nil {
-		t.Fatal(err)
-	}
 	scans := tb.Stats().FDScans
 	if !tb.Resolve(ProtoTCP, ap("1.1.1.1:443"), ap("10.0.2.15:45001")) {
 		t.Fatal("Resolve did not find curl's new socket")
@@ -157,11 +148,8 @@ func TestResolve(t *testing.T) {
 	}
 
 	// curl opens another: it is now read first.
-	appendLine(t, filepath.Join(root, "net", "tcp"),
+	addSocket(t, root, 100, 10,
 		"   7: 0F02000A:AFCA 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1007 1 0000000000000000 100 0 0 10 0\n")
-	if err := os.Symlink("socket:[1007]", filepath.Join(root, "100", "fd", "10")); err != nil {
-		t.Fatal(err)
-	}
 	scans = tb.Stats().FDScans
 	if !tb.Resolve(ProtoTCP, ap("10.0.2.15:45002"), ap("1.1.1.1:443")) || tb.Stats().FDScans-scans != 1 {
 		t.Errorf("second socket of curl: %d fd dirs read, want 1", tb.Stats().FDScans-scans)

@@ -138,11 +138,8 @@ func TestIncremental(t *testing.T) {
 
 	// A known process opens a new socket: only socket owners are rescanned
 	// until it is found, and curl (the first socket owner) has it.
-	appendLine(t, filepath.Join(root, "net", "tcp"),
+	addSocket(t, root, 100, 9,
 		"   6: 0F02000A:AFC9 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1006 1 0000000000000000 100 0 0 10 0\n")
-	if err := os.Symlink("socket:[1006]", filepath.Join(root, "100", "fd", "9")); err != nil {
-		t.Fatal(err)
-	}
 	mustPoll(t, tb)
 	if s := tb.Stats(); s.LastFDScans != 1 {
 		t.Errorf("new socket in known process: scans = %d, want 1", s.LastFDScans)
@@ -288,6 +285,17 @@ func mkProc(t testing.TB, root string, pid int, comm string, fds ...string) {
 	}
 }
 
+// addSocket lists a TCP socket (a net/tcp line, whose tenth field is its
+// inode) and gives it to process pid as descriptor fd.
+func addSocket(t testing.TB, root string, pid, fd int, line string) {
+	t.Helper()
+	appendLine(t, filepath.Join(root, "net", "tcp"), line)
+	ino := strings.Fields(line)[9]
+	if err := os.Symlink("socket:["+ino+"]", filepath.Join(root, itoa(pid), "fd", itoa(fd))); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // writeStat writes /proc/<pid>/stat with the start time start (field 22).
 func writeStat(t testing.TB, root string, pid int, comm string, start uint64) {
 	t.Helper()
@@ -308,11 +316,8 @@ func TestVanishDuringRescan(t *testing.T) {
 	}
 	mustPoll(t, tb)
 	errs := tb.Stats().ProcErrors
-	appendLine(t, filepath.Join(root, "net", "tcp"),
+	addSocket(t, root, 400, 9,
 		"   6: 0F02000A:AFC9 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1006 1 0000000000000000 100 0 0 10 0\n")
-	if err := os.Symlink("socket:[1006]", filepath.Join(root, "400", "fd", "9")); err != nil {
-		t.Fatal(err)
-	}
 	// curl's fd dir changes too, so it is rescanned first (lower PID).
 	if err := os.Symlink("/dev/null", filepath.Join(root, "100", "fd", "9")); err != nil {
 		t.Fatal(err)
