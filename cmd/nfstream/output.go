@@ -257,6 +257,36 @@ func (w *watched) Begin(cols []features.Column) error { return w.note(w.Sink.Beg
 func (w *watched) Write(r *features.Record) error     { return w.note(w.Sink.Write(r)) }
 func (w *watched) Close() error                       { return w.note(w.Sink.Close()) }
 
+// rotator is a sink that cuts files: output.Rotating, output.Partitioned.
+type rotator interface {
+	Rotate() error
+	CloseElapsed() error
+}
+
+// followRotation routes SIGHUP to r (signals.go), which closes its open
+// files, and, live with --rotate, closes them once their interval has
+// passed on the wall clock, even if no flow expires after it; done stops
+// both. Errors are kept by the sink and stop the run at the next flow, or
+// at the end.
+func (s *opened) followRotation(out *outputOptions, r rotator) {
+	s.closed = make(chan struct{})
+	onHangup(func() { r.Rotate() })
+	if out.wallClock && out.rotate > 0 {
+		go func() {
+			t := time.NewTicker(min(out.rotate, time.Second))
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					r.CloseElapsed()
+				case <-s.closed:
+					return
+				}
+			}
+		}()
+	}
+}
+
 // done stops SIGHUP's rotation and the live rotation ticker.
 func (s *opened) done() {
 	if s.closed != nil {
@@ -342,27 +372,7 @@ func (o *options) openOutput(stdout io.Writer) (*opened, error) {
 		}
 		s.rot = output.NewRotating(rc)
 		s.sink = s.rot
-		s.closed = make(chan struct{})
-		// SIGHUP closes the current file (signals.go routes it here).
-		// Errors are kept by the sink and stop the run at the next flow,
-		// or at the end.
-		onHangup(func() { s.rot.Rotate() })
-		if out.wallClock && out.rotate > 0 {
-			// Live, a file is closed when its interval has passed on the
-			// wall clock, even if no flow expires after it.
-			go func() {
-				t := time.NewTicker(min(out.rotate, time.Second))
-				defer t.Stop()
-				for {
-					select {
-					case <-t.C:
-						s.rot.CloseElapsed()
-					case <-s.closed:
-						return
-					}
-				}
-			}()
-		}
+		s.followRotation(out, s.rot)
 	default:
 		if out.wallClock {
 			// Live: a text file is written in place and flushed every

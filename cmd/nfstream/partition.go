@@ -127,22 +127,7 @@ func (o *options) openPartitioned(s *opened, fc output.FileConfig) error {
 	}
 	part := output.NewPartitioned(pc)
 	s.part, s.sink = part, part
-	s.closed = make(chan struct{})
-	onHangup(func() { part.Rotate() })
-	if out.wallClock && out.rotate > 0 {
-		go func() {
-			t := time.NewTicker(min(out.rotate, time.Second))
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					part.CloseElapsed()
-				case <-s.closed:
-					return
-				}
-			}
-		}()
-	}
+	s.followRotation(out, part)
 	return nil
 }
 
