@@ -136,7 +136,7 @@ type Exporter struct {
 	addr    string
 
 	enc    recordEncoder
-	recBuf []byte
+	recCap int // the largest record encoded so far: a new buffer's capacity
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -217,7 +217,13 @@ func (e *Exporter) Write(r *features.Record) error {
 		buf, e.free = e.free[n-1][:0], e.free[:n-1]
 	}
 	e.mu.Unlock()
+	if buf == nil {
+		// No sent record's buffer to reuse (the sender is behind): one
+		// allocation of the right size rather than growing from nothing.
+		buf = make([]byte, 0, e.recCap)
+	}
 	buf, tid, truncated, ok := e.enc.appendRecord(buf, r)
+	e.recCap = max(e.recCap, len(buf))
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if truncated {
