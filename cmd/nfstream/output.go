@@ -122,12 +122,8 @@ func (o *outputOptions) validate(cols []features.Column) error {
 		if o.toStdout() {
 			return usagef("-o -: Parquet cannot be written to standard output (its footer is written last and readers seek to it); give a file name with -o")
 		}
-		fc.Parquet = output.ParquetConfig{Compression: strings.ToLower(o.compression), RowGroupRows: o.rowGroupRows}
-		if o.rowGroupRows < output.MinRowGroupRows {
-			return usagef("--row-group-rows %d: must be at least %d", o.rowGroupRows, output.MinRowGroupRows)
-		}
-		if err := fc.Parquet.Validate(); err != nil {
-			return usagef("--compression %q: must be one of %s", o.compression, strings.Join(output.Codecs, ", "))
+		if err := o.validateParquet(&fc); err != nil {
+			return err
 		}
 	} else {
 		for _, flag := range []string{"compression", "row-group-rows"} {
@@ -136,11 +132,8 @@ func (o *outputOptions) validate(cols []features.Column) error {
 			}
 		}
 	}
-	if o.rotate < 0 || o.rotate > 0 && o.rotate < output.MinRotateInterval {
-		return usagef("--rotate %v: must be at least %v (or 0 for no rotation)", o.rotate, output.MinRotateInterval)
-	}
-	if o.rotateFlows < 0 {
-		return usagef("--rotate-flows %d: must be 0 or more", o.rotateFlows)
+	if err := o.validateRotation(); err != nil {
+		return err
 	}
 	if o.rotating() {
 		if o.toStdout() {
@@ -154,7 +147,36 @@ func (o *outputOptions) validate(cols []features.Column) error {
 			return usagef("%v", err)
 		}
 	}
-	// The output's own checks, beyond what the flags above name.
+	return o.validateFile(fc, cols)
+}
+
+// validateParquet sets fc's Parquet options from the flags and checks
+// them.
+func (o *outputOptions) validateParquet(fc *output.FileConfig) error {
+	fc.Parquet = output.ParquetConfig{Compression: strings.ToLower(o.compression), RowGroupRows: o.rowGroupRows}
+	if o.rowGroupRows < output.MinRowGroupRows {
+		return usagef("--row-group-rows %d: must be at least %d", o.rowGroupRows, output.MinRowGroupRows)
+	}
+	if err := fc.Parquet.Validate(); err != nil {
+		return usagef("--compression %q: must be one of %s", o.compression, strings.Join(output.Codecs, ", "))
+	}
+	return nil
+}
+
+// validateRotation checks --rotate and --rotate-flows.
+func (o *outputOptions) validateRotation() error {
+	if o.rotate < 0 || o.rotate > 0 && o.rotate < output.MinRotateInterval {
+		return usagef("--rotate %v: must be at least %v (or 0 for no rotation)", o.rotate, output.MinRotateInterval)
+	}
+	if o.rotateFlows < 0 {
+		return usagef("--rotate-flows %d: must be 0 or more", o.rotateFlows)
+	}
+	return nil
+}
+
+// validateFile ends validate: the output's own checks, beyond what the
+// flags name, and --anonymize; then fc is the output's.
+func (o *outputOptions) validateFile(fc output.FileConfig, cols []features.Column) error {
 	if err := fc.Validate(); err != nil {
 		return usagef("%v", err)
 	}
@@ -168,14 +190,7 @@ func (o *outputOptions) validate(cols []features.Column) error {
 // validateAnonymize checks --anonymize and --anonymize-key.
 func (o *outputOptions) validateAnonymize(cols []features.Column) error {
 	for _, name := range o.anonymize {
-		found := false
-		for i := range cols {
-			if cols[i].Name == name {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !hasColumn(cols, name) {
 			return usagef("--anonymize %q: no such column in this output", name)
 		}
 	}

@@ -65,27 +65,13 @@ func (o *outputOptions) validatePartitioned(cols []features.Column) error {
 		return usagef("--format %q with --partition-by: partitioned output is Parquet only (the format query engines prune by folder)", o.format)
 	}
 	fc := output.FileConfig{Format: output.FormatParquet, NoReplace: true}
-	fc.Parquet = output.ParquetConfig{Compression: strings.ToLower(o.compression), RowGroupRows: o.rowGroupRows}
-	if o.rowGroupRows < output.MinRowGroupRows {
-		return usagef("--row-group-rows %d: must be at least %d", o.rowGroupRows, output.MinRowGroupRows)
-	}
-	if err := fc.Parquet.Validate(); err != nil {
-		return usagef("--compression %q: must be one of %s", o.compression, strings.Join(output.Codecs, ", "))
-	}
-	if o.rotate < 0 || o.rotate > 0 && o.rotate < output.MinRotateInterval {
-		return usagef("--rotate %v: must be at least %v (or 0 for no rotation)", o.rotate, output.MinRotateInterval)
-	}
-	if o.rotateFlows < 0 {
-		return usagef("--rotate-flows %d: must be 0 or more", o.rotateFlows)
-	}
-	if err := fc.Validate(); err != nil {
-		return usagef("%v", err)
-	}
-	if err := o.validateAnonymize(cols); err != nil {
+	if err := o.validateParquet(&fc); err != nil {
 		return err
 	}
-	o.file = fc
-	return nil
+	if err := o.validateRotation(); err != nil {
+		return err
+	}
+	return o.validateFile(fc, cols)
 }
 
 func hasColumn(cols []features.Column, name string) bool {
