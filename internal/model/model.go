@@ -10,9 +10,6 @@ import (
 
 // Model is a loaded tree ensemble. Its methods are safe for concurrent use.
 type Model struct {
-	path       string
-	kind       string // "xgboost" or "onnx"
-	name       string // operator or objective, for Name
 	features   []string
 	nFeatures  int
 	classifier bool
@@ -27,9 +24,7 @@ type Model struct {
 	agg     aggregate
 	finish  func(m *Model, out []float64) // scores (out[:nScores]) -> result (out[:nOut])
 
-	init float64 // the scores' starting value
-	// XGBoost
-	baseMargin float32
+	init float64 // the scores' starting value: XGBoost's base margin, NaN for ONNX
 	// ONNX
 	base      []float32
 	post      postTransform
@@ -111,7 +106,6 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", path, err)
 	}
-	m.path = path
 	return m, nil
 }
 
@@ -128,12 +122,6 @@ func (m *Model) IsClassifier() bool { return m.classifier }
 // Labels returns a classifier's class labels as trained (int64 or
 // string), in the order of Eval's probabilities; nil for a regressor.
 func (m *Model) Labels() []any { return m.labels }
-
-// Kind returns the format: "xgboost" or "onnx".
-func (m *Model) Kind() string { return m.kind }
-
-// Name describes the model: the XGBoost objective or the ONNX operator.
-func (m *Model) Name() string { return m.name }
 
 // NumTrees returns the number of trees evaluated.
 func (m *Model) NumTrees() int { return len(m.roots) }

@@ -445,7 +445,7 @@ func onnxGraph(nodes []*onnxNode, in *onnxValue) (*Model, error) {
 // by onnxruntime (docs/models.md, "Formats").
 func treeEnsemble(n *onnxNode, nFeat int) (*Model, error) {
 	op := n.opType
-	m := &Model{kind: "onnx", name: op, init: math.NaN()}
+	m := &Model{init: math.NaN()}
 	// (in attribute order: ranging over the map would make the fuzzer's
 	// coverage vary from run to run)
 	for _, name := range n.attrOrder {

@@ -105,7 +105,7 @@ func parseXGBoost(data []byte) (*Model, error) {
 	if l == nil {
 		return nil, fmt.Errorf("xgboost: no \"learner\" object (not a Booster.save_model JSON file)")
 	}
-	m := &Model{kind: "xgboost", name: l.Objective.Name, agg: aggSum}
+	m := &Model{agg: aggSum}
 	nFeat, err := xgbCount("num_feature", l.LearnerModelParm.NumFeature, -1)
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func parseXGBoost(data []byte) (*Model, error) {
 		if !(base > 0 && base < 1) {
 			return nil, fmt.Errorf("xgboost: base_score %v of binary:logistic is not in (0, 1)", base)
 		}
-		m.baseMargin = float32(-math.Log(1/base - 1))
+		m.init = float64(float32(-math.Log(1/base - 1)))
 		m.classifier = true
 		m.labels = []any{int64(0), int64(1)}
 		m.nScores, m.nOut = 1, 2
@@ -145,7 +145,7 @@ func parseXGBoost(data []byte) (*Model, error) {
 			return nil, fmt.Errorf("xgboost: %s with num_class %d (want 2 to %d)", l.Objective.Name, nClass, maxClasses)
 		}
 		groups = nClass
-		m.baseMargin = float32(base)
+		m.init = float64(float32(base))
 		m.classifier = true
 		for i := range nClass {
 			m.labels = append(m.labels, int64(i))
@@ -153,14 +153,12 @@ func parseXGBoost(data []byte) (*Model, error) {
 		m.nScores, m.nOut = nClass, nClass
 		m.finish = finishXGBSoftmax
 	case "reg:squarederror":
-		m.baseMargin = float32(base)
+		m.init = float64(float32(base))
 		m.nScores, m.nOut = 1, 1
 		m.finish = finishXGBIdentity
 	default:
 		return nil, fmt.Errorf("xgboost: objective %q not supported (binary:logistic, multi:softprob, multi:softmax, reg:squarederror are)", l.Objective.Name)
 	}
-
-	m.init = float64(m.baseMargin)
 
 	var gb xgbBooster
 	if err := json.Unmarshal(l.GradientBooster, &gb); err != nil {
