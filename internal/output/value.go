@@ -14,21 +14,15 @@ import (
 // booleans as Python's str(), None as an empty field, strings and lists
 // as str() in double quotes (inner quotes doubled, as for every string).
 func appendCSVValue(buf []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return buf
+	switch v.(type) {
 	case string, []any:
 		buf = append(buf, '"')
 		start := len(buf)
-		if s, ok := x.(string); ok {
-			buf = append(buf, s...)
-		} else {
-			buf = appendPyRepr(buf, x)
-		}
+		buf = AppendValueText(buf, v)
 		buf = doubleQuotes(buf, start)
 		return append(buf, '"')
 	}
-	return appendPyRepr(buf, v)
+	return AppendValueText(buf, v)
 }
 
 // appendPyRepr appends Python's repr(v) (which is str(v) for all but
