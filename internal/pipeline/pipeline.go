@@ -268,7 +268,7 @@ func (b *batch) resolve() {
 // without). Parallel work comes from several meters (--meters), whose
 // reader shards to them (meterSharded).
 func meterAll(ctx context.Context, cfg *FileConfig, open func(string) (capture.Source, error), m *meter.Meter, st *Stats) error {
-	d := &direct{m: m, b: new(batch), keep: cfg.Meter.Dissections > 0 || len(cfg.Meter.Plugins) > 0}
+	d := &direct{m: m, b: new(batch), keep: cfg.Meter.Dissections > 0 || len(cfg.Meter.Plugins) > 0, shard: cfg.Shard.on()}
 	r := newReader(cfg, d)
 	d.tel = r.counters
 	err := r.readAll(ctx, open)
@@ -293,19 +293,23 @@ type direct struct {
 	keep bool  // copy packet bytes for the meter (dissection on)
 	err  error // the meter's error, which stops the reading
 	tel  *meterCounters
-	// With a shard, the clock and scan times of every packet, the
-	// meter's own rule (meter.ScanInterval) followed for the packets
-	// that other shards keep, so that the idle scans run when one meter
-	// of the whole capture would run them.
+	// With a shard (and only then, off the unsharded path), the clock
+	// and scan times of every packet, the meter's own rule
+	// (meter.ScanInterval) followed for the packets that other shards
+	// keep, so that the idle scans run when one meter of the whole
+	// capture would run them.
+	shard          bool
 	tick, scanTick uint64
 }
 
 func (d *direct) slot() (*decode.Packet, bool) { return &d.b.pkts[d.b.n], d.err == nil }
 
 func (d *direct) add(t uint64) bool {
-	d.tick = max(d.tick, t)
-	if d.tick-d.scanTick >= meter.ScanInterval {
-		d.scanTick = d.tick // the meter scans after this packet itself
+	if d.shard {
+		d.tick = max(d.tick, t)
+		if d.tick-d.scanTick >= meter.ScanInterval {
+			d.scanTick = d.tick // the meter scans after this packet itself
+		}
 	}
 	b := d.b
 	b.times[b.n] = t
