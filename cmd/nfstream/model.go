@@ -47,20 +47,11 @@ func (m *modelOptions) addFlags(fs *pflag.FlagSet) {
 // cutModelFlag splits a NAME=VALUE flag value, checking NAME is a model's name.
 func cutModelFlag(flag, v string) (name, value string, err error) {
 	name, value, ok := strings.Cut(v, "=")
-	if !ok || !isIdentifier(name) || value == "" {
+	if !ok || !plugin.IsIdentifier(name) || value == "" {
 		return "", "", usagef("--%s %q: must be NAME=%s with NAME an identifier (letters, digits, _)", flag, v, map[string]string{
 			"model": "FILE", "model-features": "col1,col2,...", "model-at": "K"}[flag])
 	}
 	return name, value, nil
-}
-
-func isIdentifier(s string) bool {
-	for i, c := range s {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // loadModels loads the files of --model and checks every model's features

@@ -37,7 +37,7 @@ func ParseArgs(s string) ([]Arg, error) {
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		k = strings.TrimSpace(k)
-		if !ok || !isIdent(k) {
+		if !ok || !IsIdentifier(k) {
 			return nil, fmt.Errorf("%q: arguments are name=value pairs separated by commas", kv)
 		}
 		if seen[k] {
@@ -55,7 +55,9 @@ func ParseArgs(s string) ([]Arg, error) {
 	return args, nil
 }
 
-func isIdent(s string) bool {
+// IsIdentifier says whether s is a name of letters, digits and _ that does
+// not start with a digit: an argument's, or a model's (--model NAME=FILE).
+func IsIdentifier(s string) bool {
 	if s == "" {
 		return false
 	}
