@@ -189,7 +189,18 @@ func (e *recordEncoder) shrink(fields []Field, size int, typ uint8) int {
 	return size
 }
 
+// appendUint appends the n low bytes of x, big-endian.
 func appendUint(dst []byte, x uint64, n int) []byte {
+	switch n { // the lengths fields have; one append each
+	case 1:
+		return append(dst, byte(x))
+	case 2:
+		return binary.BigEndian.AppendUint16(dst, uint16(x))
+	case 4:
+		return binary.BigEndian.AppendUint32(dst, uint32(x))
+	case 8:
+		return binary.BigEndian.AppendUint64(dst, x)
+	}
 	for i := n - 1; i >= 0; i-- {
 		dst = append(dst, byte(x>>(8*i)))
 	}
