@@ -362,12 +362,13 @@ func (s *Partitioned) newPartition(rel string) (*partition, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The partition's Rotating cuts by Flows only: Write, Rotate and
+	// CloseElapsed cut every open part at once when the interval ends,
+	// on one reading of the clock for all partitions.
 	rc := RotateConfig{
 		Template: strings.ReplaceAll(dir, "%", "%%") + string(filepath.Separator) + s.cfg.Prefix + "%i" + s.cfg.Ext,
-		Interval: s.cfg.Interval,
 		Flows:    s.cfg.Flows,
 		FirstSeq: first,
-		Now:      s.cfg.Now,
 		Create: func(path string) (Sink, error) {
 			sink, err := s.cfg.Create(path)
 			if err == nil {
