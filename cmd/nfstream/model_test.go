@@ -130,6 +130,28 @@ func models(t *testing.T) *trainedSet {
 	return &trained
 }
 
+// runCSVs runs nfstream -r CAPTURE -o CSV args... on each capture and
+// returns the CSVs of the runs that succeeded: a run that fails without
+// writing its CSV is an error, one that fails later (a capture not
+// readable to the end) is left out.
+func runCSVs(t *testing.T, captures []string, args ...string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var csvs []string
+	for i, c := range captures {
+		out := filepath.Join(dir, strconv.Itoa(i)+".csv")
+		res := runNFStream(t, nil, append([]string{"-r", c, "-o", out}, args...)...)
+		if res.code != 0 {
+			if !exists(out) {
+				t.Errorf("%s: exit %d: %s", c, res.code, res.stderr)
+			}
+			continue
+		}
+		csvs = append(csvs, out)
+	}
+	return csvs
+}
+
 func (s *trainedSet) file(name string) string {
 	for _, ext := range []string{".json", ".onnx"} {
 		if p := filepath.Join(s.dir, name+ext); exists(p) {
@@ -164,19 +186,7 @@ func TestModelPredictions(t *testing.T) {
 	for _, n := range names {
 		args = append(args, "--model", n+"="+s.file(n))
 	}
-	dir := t.TempDir()
-	var csvs []string
-	for _, c := range s.test {
-		out := filepath.Join(dir, filepath.Base(c)+".csv")
-		res := runNFStream(t, nil, append(append([]string{"-r", c, "-o", out}, modelFeatures...), args...)...)
-		if res.code != 0 {
-			if !exists(out) {
-				t.Errorf("%s: exit %d: %s", c, res.code, res.stderr)
-			}
-			continue
-		}
-		csvs = append(csvs, out)
-	}
+	csvs := runCSVs(t, s.test, append(append([]string(nil), modelFeatures...), args...)...)
 	var got oracleCheck
 	oracle(t, &got, append([]string{"check", s.dir, strings.Join(names, ",")}, csvs...)...)
 	var rows int
@@ -247,18 +257,9 @@ def on_expire(flow):
     if models.m.labels != [0, 1] or models.m.features != None:
         fail("labels %s features %s" % (models.m.labels, models.m.features))
 `))
-	dir := t.TempDir()
-	var csvs []string
-	for i, c := range s.test[:len(s.test)/2] {
-		out := filepath.Join(dir, strconv.Itoa(i)+".csv")
-		res := runNFStream(t, nil, append([]string{"-r", c, "-o", out, "--n-dissections", "0", "--model", "m=" + s.file("seed"),
-			"--plugin", script}, modelFeatures...)...)
-		if res.code != 0 {
-			if !exists(out) {
-				t.Errorf("%s: exit %d: %s", c, res.code, res.stderr)
-			}
-			continue
-		}
+	csvs := runCSVs(t, s.test[:len(s.test)/2], append([]string{"--n-dissections", "0", "--model", "m=" + s.file("seed"),
+		"--plugin", script}, modelFeatures...)...)
+	for _, out := range csvs {
 		b, err := os.ReadFile(out)
 		if err != nil {
 			t.Fatal(err)
@@ -266,7 +267,6 @@ def on_expire(flow):
 		if h := lines(string(b))[0]; strings.Contains(h, "udps.m_") || !strings.HasSuffix(h, ",udps.model_prediction,udps.model_probability") {
 			t.Fatalf("header %s: want the script's columns only", h)
 		}
-		csvs = append(csvs, out)
 	}
 	var got oracleCheck
 	oracle(t, &got, append([]string{"check", s.dir, "seed:model"}, csvs...)...)
@@ -519,19 +519,7 @@ def on_expire(flow):
     flow.udps.star_prediction = models.m.predict(values)
     flow.udps.star_probability = max(models.m.predict_proba(values))
 `))
-		dir := t.TempDir()
-		var csvs []string
-		for i, c := range s.test[:len(s.test)/2] {
-			out := filepath.Join(dir, strconv.Itoa(i)+".csv")
-			res := runNFStream(t, nil, append([]string{"-r", c, "-o", out, "--model", "m=" + s.file(name), "--plugin", script}, modelFeatures...)...)
-			if res.code != 0 {
-				if !exists(out) {
-					t.Errorf("%s: exit %d: %s", c, res.code, res.stderr)
-				}
-				continue
-			}
-			csvs = append(csvs, out)
-		}
+		csvs := runCSVs(t, s.test[:len(s.test)/2], append([]string{"--model", "m=" + s.file(name), "--plugin", script}, modelFeatures...)...)
 		// The script's columns and the model plugin's: both as Python.
 		var got oracleCheck
 		oracle(t, &got, append([]string{"check", s.dir, name + ":star," + name + ":m"}, csvs...)...)
