@@ -317,12 +317,8 @@ func (sm *shardedMeter) export(r *features.Record) error {
 	} else {
 		sm.out.recs = append(sm.out.recs, r.Clone())
 	}
-	if sm.streaming {
-		if len(sm.out.recs) == endChunk {
-			return sm.send(false)
-		}
-	} else {
-		sm.held.Add(1)
+	if sm.streaming && len(sm.out.recs) == endChunk {
+		return sm.send(false)
 	}
 	return nil
 }
@@ -359,10 +355,16 @@ func (sm *shardedMeter) run() {
 				b.resolve()
 			}
 			sm.cur = b
+			held := len(sm.out.recs)
 			// An error is a plugin's: the meter then does nothing more,
 			// and its flush returns the error.
 			sm.m.ProcessShardBatch(b.pkts[:b.n], b.times[:b.n], b.seqs[:b.n], b.points, sm.onIdle)
 			sm.cur = nil
+			// What the batch exported waits for the round: counted once
+			// per batch, not per record, as the meters share the counter.
+			if held = len(sm.out.recs) - held; held > 0 {
+				sm.held.Add(int64(held))
+			}
 			if sm.tel != nil {
 				sm.tel.metered.Add(uint64(b.n))
 				sm.tel.active.Store(int64(sm.m.ActiveFlows()))
