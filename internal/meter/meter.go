@@ -268,24 +268,26 @@ type IdleFunc func(p int, idle []uint64, bound uint64)
 // takes later, with ExpireIdle. A flow reported idle stays in the table
 // until then or until its next packet, which expires it (idle) at once.
 func (m *Meter) ProcessShardBatch(pkts []decode.Packet, times, seqs []uint64, points []ScanPoint, onIdle IdleFunc) error {
-	p := 0
-	for p < len(points) && points[p].Pos == 0 {
-		m.reportIdle(p, points[p].Tick, onIdle)
-		p++
-	}
-	m.points, m.onIdle, m.nextPoint = points, onIdle, p
+	m.points, m.onIdle, m.nextPoint = points, onIdle, 0
+	m.reportIdle(0)
 	err := m.batch(pkts, times, seqs)
-	for m.nextPoint < len(points) { // after an error, or Pos past the batch
-		m.reportIdle(m.nextPoint, points[m.nextPoint].Tick, onIdle)
-		m.nextPoint++
-	}
+	m.reportIdle(int(^uint(0) >> 1)) // the rest: after an error, or Pos past the batch
 	m.points, m.onIdle = nil, nil
 	return err
 }
 
-// reportIdle moves the front past the flows idle at tick and reports
-// them for scan point p.
-func (m *Meter) reportIdle(p int, tick uint64, onIdle IdleFunc) {
+// reportIdle reports the batch's scan points not yet reported that fall
+// after at most pos of its packets (ScanPoint.Pos).
+func (m *Meter) reportIdle(pos int) {
+	for ; m.nextPoint < len(m.points) && m.points[m.nextPoint].Pos <= pos; m.nextPoint++ {
+		m.reportPoint(m.nextPoint)
+	}
+}
+
+// reportPoint moves the front past the flows idle at scan point p and
+// reports them.
+func (m *Meter) reportPoint(p int) {
+	tick := m.points[p].Tick
 	idle := m.idle[:0]
 	for m.front != noSlot {
 		s := m.slot(m.front)
@@ -300,7 +302,7 @@ func (m *Meter) reportIdle(p int, tick uint64, onIdle IdleFunc) {
 	if m.front != noSlot {
 		bound = m.slot(m.front).created
 	}
-	onIdle(p, idle, bound)
+	m.onIdle(p, idle, bound)
 }
 
 // group is how many packets each stage of batch handles at a time. Groups
@@ -353,9 +355,8 @@ func (m *Meter) batch(pkts []decode.Packet, times, seqs []uint64) error {
 				m.processed++
 				m.seq = seqs[i]
 				err = m.consume(&pkts[i], times[i], hashes[i])
-				for m.nextPoint < len(m.points) && m.points[m.nextPoint].Pos == i+1 {
-					m.reportIdle(m.nextPoint, m.points[m.nextPoint].Tick, m.onIdle)
-					m.nextPoint++
+				if m.nextPoint < len(m.points) {
+					m.reportIdle(i + 1)
 				}
 			}
 			if err != nil {
