@@ -254,10 +254,7 @@ func (s *Partitioned) Write(r *features.Record) error {
 			s.watermark = max(s.watermark, r.ExpiredMS)
 			now = s.watermark
 		}
-		if start := now - now%s.intervalMS; start != s.curStart {
-			s.closeOpen(len(s.open))
-			s.curStart = start
-		}
+		s.enterInterval(now)
 	}
 	s.buf = s.appendPath(s.buf[:0], r)
 	p := s.parts[string(s.buf)]
@@ -438,12 +435,17 @@ func (s *Partitioned) CloseElapsed() error {
 	if s.cfg.Now == nil || s.intervalMS == 0 {
 		return nil
 	}
-	now := uint64(s.cfg.Now().UnixMilli())
+	s.enterInterval(uint64(s.cfg.Now().UnixMilli()))
+	return s.err
+}
+
+// enterInterval closes every open part file when now (ms) is in another
+// interval than theirs.
+func (s *Partitioned) enterInterval(now uint64) {
 	if start := now - now%s.intervalMS; start != s.curStart {
 		s.closeOpen(len(s.open))
 		s.curStart = start
 	}
-	return s.err
 }
 
 // Abort discards the part files being written; completed ones stay.
