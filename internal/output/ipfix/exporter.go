@@ -148,9 +148,13 @@ type Exporter struct {
 	stats   Stats
 	kick    chan struct{}
 	done    chan struct{}
-	types   [][]byte // RFC 5610 records
+	// templates are the template records (set 2), the RFC 5610 options
+	// template (set 3) and its records, in sending order; built by Begin.
+	templates []queued
 }
 
+// queued is a record and the id of the set it goes in (its template's id
+// for a data record).
 type queued struct {
 	tid uint16
 	rec []byte
@@ -190,9 +194,16 @@ func (e *Exporter) maxMessage() int {
 func (e *Exporter) Begin(cols []features.Column) error {
 	s := NewSchema(cols, e.cfg.Plain)
 	e.enc = recordEncoder{schema: s, max: e.maxMessage() - MessageHeaderLen - SetHeaderLen}
-	e.types = s.typeRecords()
-	for _, fs := range [][]Field{s.V4, s.V6} {
-		if n := len(appendTemplateRecord(nil, TemplateIPv4, fs)); n > e.enc.max {
+	e.templates = []queued{
+		{2, appendTemplateRecord(nil, TemplateIPv4, s.V4)},
+		{2, appendTemplateRecord(nil, TemplateIPv6, s.V6)},
+		{3, appendTypesTemplate(nil)},
+	}
+	for _, t := range s.typeRecords() {
+		e.templates = append(e.templates, queued{TemplateTypes, t})
+	}
+	for _, t := range e.templates[:2] {
+		if n := len(t.rec); n > e.enc.max {
 			e.enc.schema = nil
 			return fmt.Errorf("ipfix %s: the template of these %d columns takes %d bytes, more than a message of %d bytes holds (raise --ipfix-mtu)", e.cfg.Collector, len(cols), n+MessageHeaderLen+SetHeaderLen, e.maxMessage())
 		}

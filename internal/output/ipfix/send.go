@@ -279,18 +279,9 @@ func (e *Exporter) send(s *session, m *message, recs []queued, now time.Time) ([
 // sendTemplates sends the IPv4, IPv6 and RFC 5610 options templates,
 // then the RFC 5610 type records.
 func (e *Exporter) sendTemplates(s *session, m *message, now time.Time) error {
-	s2 := e.enc.schema
 	m.reset()
-	recs := [][2]any{
-		{uint16(2), appendTemplateRecord(nil, TemplateIPv4, s2.V4)},
-		{uint16(2), appendTemplateRecord(nil, TemplateIPv6, s2.V6)},
-		{uint16(3), appendTypesTemplate(nil)},
-	}
-	for _, t := range e.types {
-		recs = append(recs, [2]any{uint16(TemplateTypes), t})
-	}
-	for _, r := range recs {
-		id, b := r[0].(uint16), r[1].([]byte)
+	for _, t := range e.templates {
+		id, b := t.tid, t.rec
 		if m.add(id, b) {
 			continue
 		}
