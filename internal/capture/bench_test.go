@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
 
 // loopReader serves a capture header once and then its records over and
@@ -100,70 +102,46 @@ func BenchmarkOpenFile(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		src, err := Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var p Packet
-		n := 0
-		for {
-			err := src.Next(&p)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		src.Close()
-		if n != len(recs) {
+		if n, _ := readFile(b, path); n != len(recs) {
 			b.Fatalf("%d packets; want %d", n, len(recs))
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/packet")
 }
 
-// realisticCapture returns the path of the realistic capture that
-// ../shared/tools/make-big.sh builds (NFSTREAM_BIG, else
-// $TMPDIR/nfstream-big/big.pcap, where the script writes it), or skips.
-func realisticCapture(b *testing.B) string {
-	path := os.Getenv("NFSTREAM_BIG")
-	if path == "" {
-		path = filepath.Join(os.TempDir(), "nfstream-big", "big.pcap")
+// readFile reads the file at path through Open to its end, returning the
+// records and their captured bytes.
+func readFile(b *testing.B, path string) (packets int, bytes int64) {
+	src, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
 	}
-	if _, err := os.Stat(path); err != nil {
-		b.Skipf("no realistic capture at %s (build it with ../shared/tools/make-big.sh, or set NFSTREAM_BIG): %v", path, err)
+	defer src.Close()
+	var p Packet
+	for {
+		err := src.Next(&p)
+		if err == io.EOF {
+			return packets, bytes
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		packets++
+		bytes += int64(p.CapLen)
 	}
-	return path
 }
 
 // BenchmarkReadRealistic is the bare read loop over the realistic capture
-// (see realisticCapture), one whole file per op: the packets per second a
+// (see corpus.Realistic), one whole file per op: the packets per second a
 // run's reading alone reaches, the baseline of the pipeline's rates.
 func BenchmarkReadRealistic(b *testing.B) {
-	path := realisticCapture(b)
+	path := corpus.Realistic(b)
 	var packets, bytes int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		src, err := Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var p Packet
-		for {
-			err := src.Next(&p)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			packets++
-			bytes += int64(p.CapLen)
-		}
-		src.Close()
+		n, nb := readFile(b, path)
+		packets, bytes = packets+int64(n), bytes+nb
 	}
 	b.SetBytes(bytes / int64(b.N))
 	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")

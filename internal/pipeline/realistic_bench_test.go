@@ -2,36 +2,20 @@ package pipeline
 
 import (
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nfstream-go/nfstream/internal/capture"
 	"github.com/nfstream-go/nfstream/internal/decode"
+	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 )
-
-// realisticCapture returns the realistic capture scripts/bench-realistic
-// builds (NFSTREAM_BIG, or nfstream-big/big.pcap in the temporary folder),
-// skipping the benchmark when it is absent.
-func realisticCapture(b *testing.B) string {
-	b.Helper()
-	path := os.Getenv("NFSTREAM_BIG")
-	if path == "" {
-		path = filepath.Join(os.TempDir(), "nfstream-big", "big.pcap")
-	}
-	if _, err := os.Stat(path); err != nil {
-		b.Skipf("realistic capture %s absent (scripts/bench-realistic builds it): %v", path, err)
-	}
-	return path
-}
 
 // BenchmarkRealisticRead is the bare read loop of scripts/bench-realistic:
 // the reader and the decoder of a file run, with no meter, on the
 // realistic capture. Its packets/s is what the end-to-end rates are
 // compared with.
 func BenchmarkRealisticRead(b *testing.B) {
-	path := realisticCapture(b)
+	path := corpus.Realistic(b)
 	var pkts uint64
 	start := time.Now()
 	for b.Loop() {

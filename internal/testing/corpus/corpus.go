@@ -28,6 +28,22 @@ func Dir(tb testing.TB) string {
 	return dir
 }
 
+// Realistic returns the realistic capture of the benchmarks
+// (NFSTREAM_BIG, else nfstream-big/big.pcap in the temporary folder, where
+// scripts/bench-realistic has ../shared/tools/make-big.sh write it), or
+// skips the benchmark when it is absent.
+func Realistic(tb testing.TB) string {
+	tb.Helper()
+	path := os.Getenv("NFSTREAM_BIG")
+	if path == "" {
+		path = filepath.Join(os.TempDir(), "nfstream-big", "big.pcap")
+	}
+	if _, err := os.Stat(path); err != nil {
+		tb.Skipf("no realistic capture at %s (scripts/bench-realistic builds it with ../shared/tools/make-big.sh; or set NFSTREAM_BIG): %v", path, err)
+	}
+	return path
+}
+
 // RepoRoot returns the repository's top folder (the one with go.mod).
 func RepoRoot(tb testing.TB) string {
 	tb.Helper()
