@@ -108,20 +108,23 @@ func (o *options) loadModels() error {
 			return usagef("--model %s given twice (%s and %s): each model needs its own name", name, prev, file)
 		}
 		files[name] = file
-		mod, err := model.Load(file)
+		// One read for the model and its SHA-256, so the metadata names
+		// the bytes that were loaded.
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return usagef("--model %s: model: %v", name, err)
+		}
+		mod, err := model.Parse(file, data)
 		if err != nil {
 			return usagef("--model %s: %v", name, err)
 		}
+		sum := sha256.Sum256(data)
 		if m.loaded == nil {
 			m.loaded = map[string]plugin.Model{}
 		}
-		meta := modelMeta{Name: name, File: file, Features: feats[name], At: at[name]}
+		meta := modelMeta{Name: name, File: file, SHA256: hex.EncodeToString(sum[:]), Features: feats[name], At: at[name]}
 		if meta.Features == nil {
 			meta.Features = mod.Features()
-		}
-		if b, err := os.ReadFile(file); err == nil {
-			sum := sha256.Sum256(b)
-			meta.SHA256 = hex.EncodeToString(sum[:])
 		}
 		m.meta = append(m.meta, meta)
 		m.loaded[name] = mod

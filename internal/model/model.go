@@ -90,23 +90,40 @@ const (
 // an ONNX-ML tree ensemble (.onnx). Errors name the file and what is wrong
 // with it.
 func Load(path string) (*Model, error) {
-	parse := parseXGBoost
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
-	case ".json":
-	case ".onnx":
-		parse = parseONNX
-	default:
-		return nil, fmt.Errorf("model %q: unknown format %q (want .json for XGBoost or .onnx for ONNX-ML)", path, ext)
+	if _, err := parser(path); err != nil {
+		return nil, err
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load of data, the contents of the file path, whose extension
+// says the format and which errors name.
+func Parse(path string, data []byte) (*Model, error) {
+	parse, err := parser(path)
+	if err != nil {
+		return nil, err
 	}
 	m, err := parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", path, err)
 	}
 	return m, nil
+}
+
+// parser returns the parser of path's format, by its extension.
+func parser(path string) (func([]byte) (*Model, error), error) {
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".json":
+		return parseXGBoost, nil
+	case ".onnx":
+		return parseONNX, nil
+	default:
+		return nil, fmt.Errorf("model %q: unknown format %q (want .json for XGBoost or .onnx for ONNX-ML)", path, ext)
+	}
 }
 
 // Features returns the feature names the file carries (XGBoost's
