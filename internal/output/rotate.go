@@ -195,12 +195,10 @@ type RotateConfig struct {
 	// Create opens the sink of one file (for example FileConfig.Create).
 	Create func(path string) (Sink, error)
 	// Now, when set, gives a flow's expiry time (live capture: the wall
-	// clock). When nil the time is packet time: the latest
-	// bidirectional_last_seen_ms of the flows written so far, this one
-	// included. The meter exports a flow at a packet time no earlier than
-	// that (flows leave in an order where last-seen times can go back, but
-	// the meter's clock does not), so this is the closest the record
-	// tells, and never goes backwards.
+	// clock). When nil the time is packet time: the largest
+	// features.Record.ExpiredMS (the meter's clock when it exported the
+	// flow) of the flows written so far, this one included, which never
+	// goes backwards.
 	Now func() time.Time
 	// Warn, when set, receives a warning when a name repeats and a file
 	// gets a _<n> suffix (see the name templates above): once per run,
