@@ -117,6 +117,13 @@ func readFile(b *testing.B, path string) (packets int, bytes int64) {
 		b.Fatal(err)
 	}
 	defer src.Close()
+	return drain(b, src)
+}
+
+// drain reads src to its end, failing on any error but io.EOF, and
+// returns the records and their captured bytes.
+func drain(tb testing.TB, src Source) (packets int, bytes int64) {
+	tb.Helper()
 	var p Packet
 	for {
 		err := src.Next(&p)
@@ -124,7 +131,7 @@ func readFile(b *testing.B, path string) (packets int, bytes int64) {
 			return packets, bytes
 		}
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		packets++
 		bytes += int64(p.CapLen)

@@ -4,7 +4,6 @@ package capture
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -192,16 +191,7 @@ func TestReadHook(t *testing.T) {
 		var total uint64
 		src.(ReadHook).OnRead(func(n uint64) { total = n })
 		src.(Interrupter).Interrupt()
-		var p Packet
-		for {
-			err := src.Next(&p)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-		}
+		drain(t, src)
 		if total != uint64(len(data)) {
 			t.Errorf("%s: %d bytes counted; want %d", name, total, len(data))
 		}
