@@ -39,24 +39,16 @@ func ipfixInputs(t *testing.T) []string {
 	return args
 }
 
-// freePort returns a port of network ("udp" or "tcp") on 127.0.0.1 that
-// was free a moment ago.
-func freePort(t *testing.T, network string) int {
+// freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago
+// (freeAddr, in metrics_test.go, is its TCP counterpart).
+func freeUDPPort(t *testing.T) int {
 	t.Helper()
-	if network == "udp" {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 // readCSVRows reads our CSV: its header and one map per row.
@@ -168,7 +160,7 @@ func startDaemon(t *testing.T, name string, args ...string) *exec.Cmd {
 func TestIPFIXToNfcapd(t *testing.T) {
 	inputs := ipfixInputs(t)
 	dir := t.TempDir()
-	port := freePort(t, "udp")
+	port := freeUDPPort(t)
 	os.MkdirAll(filepath.Join(dir, "flows"), 0o755)
 	nfcapd := startDaemon(t, "nfcapd", "-w", filepath.Join(dir, "flows"), "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "3600", "-B", "4194304")
 	time.Sleep(500 * time.Millisecond) // nfcapd binds its socket
@@ -230,7 +222,7 @@ func TestIPFIXToNfcapd(t *testing.T) {
 func TestIPFIXToNfacctd(t *testing.T) {
 	inputs := ipfixInputs(t)
 	dir := t.TempDir()
-	port := freePort(t, "udp")
+	port := freeUDPPort(t)
 	conf := filepath.Join(dir, "nfacctd.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`daemonize: false
 nfacctd_ip: 127.0.0.1
@@ -628,7 +620,7 @@ func TestIPFIXTCPCollectorRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := &tcpCollector{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")), c: &collected{}}
+	tc := &tcpCollector{addr: freeAddr(t), c: &collected{}}
 	tc.start(t)
 	out := filepath.Join(t.TempDir(), "flows.csv")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
