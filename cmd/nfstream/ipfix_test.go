@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -51,27 +50,20 @@ func freeUDPPort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-// readCSVRows reads our CSV: its header and one map per row.
+// readCSVRows reads our CSV (with csvTable): its header and one map per
+// row.
 func readCSVRows(t *testing.T, path string) ([]string, []map[string]string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	header, recs := csvTable(t, path)
 	var rows []map[string]string
-	for _, r := range recs[1:] {
+	for _, r := range recs {
 		m := map[string]string{}
-		for i, name := range recs[0] {
+		for i, name := range header {
 			m[name] = r[i]
 		}
 		rows = append(rows, m)
 	}
-	return recs[0], rows
+	return header, rows
 }
 
 func canonIP(t *testing.T, s string) string {
