@@ -196,7 +196,7 @@ func (o *options) loadPlugins() error {
 		if builtin {
 			f, err = plugin.LoadBuiltin(file, kw)
 		} else {
-			f, err = plugin.LoadStarlarkModels(file, kw, o.models.loaded)
+			f, err = plugin.LoadStarlark(file, kw, o.models.loaded)
 		}
 		if err != nil {
 			return usagef("--plugin %s: %v", file, err)

@@ -23,7 +23,7 @@ func BenchmarkPlugins(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	example, err := plugin.LoadStarlark(filepath.Join(corpus.RepoRoot(b), "testdata", "plugins", "example.star"), nil)
+	example, err := plugin.LoadStarlark(filepath.Join(corpus.RepoRoot(b), "testdata", "plugins", "example.star"), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

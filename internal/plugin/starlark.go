@@ -77,14 +77,9 @@ var starFileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelContro
 // LoadStarlark compiles the plugin script path and runs its top level
 // once, so that a script that does not load fails here (naming the file
 // and line) before any output exists. Each instance runs the top level
-// anew with its own self, whose attributes are args.
-func LoadStarlark(path string, args []Arg) (Factory, error) {
-	return LoadStarlarkModels(path, args, nil)
-}
-
-// LoadStarlarkModels is LoadStarlark with the models a script reaches as
-// models.NAME (docs/models.md section 4).
-func LoadStarlarkModels(path string, args []Arg, models map[string]Model) (Factory, error) {
+// anew with its own self, whose attributes are args, and models, which
+// reaches models as models.NAME (docs/models.md section 4).
+func LoadStarlark(path string, args []Arg, models map[string]Model) (Factory, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return Factory{}, err
