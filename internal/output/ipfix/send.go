@@ -121,9 +121,9 @@ func (e *Exporter) run() {
 		if closing && closeBy.IsZero() {
 			closeBy = now.Add(e.cfg.CloseTimeout)
 		}
-		batch = append(batch, e.queue...)
-		clear(e.queue)
-		e.queue = e.queue[:0]
+		// batch is empty here (what could not be sent went back to the
+		// queue): take the queue whole and give Write batch's array.
+		batch, e.queue = e.queue, batch[:0]
 		e.mu.Unlock()
 
 		if s != nil {
