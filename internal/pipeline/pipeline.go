@@ -298,18 +298,15 @@ type direct struct {
 	// (meter.ScanInterval) followed for the packets that other shards
 	// keep, so that the idle scans run when one meter of the whole
 	// capture would run them.
-	shard          bool
-	tick, scanTick uint64
+	shard bool
+	scanClock
 }
 
 func (d *direct) slot() (*decode.Packet, bool) { return &d.b.pkts[d.b.n], d.err == nil }
 
 func (d *direct) add(t uint64) bool {
 	if d.shard {
-		d.tick = max(d.tick, t)
-		if d.tick-d.scanTick >= meter.ScanInterval {
-			d.scanTick = d.tick // the meter scans after this packet itself
-		}
+		d.step(t) // a scan due now the meter runs after this packet itself
 	}
 	b := d.b
 	b.times[b.n] = t
@@ -325,11 +322,9 @@ func (d *direct) add(t uint64) bool {
 // skip moves the clock for a packet of another shard: when the idle scan
 // is due, the packets so far are metered and the meter scans at t.
 func (d *direct) skip(t uint64) bool {
-	d.tick = max(d.tick, t)
-	if d.tick-d.scanTick < meter.ScanInterval {
+	if !d.step(t) {
 		return d.err == nil
 	}
-	d.scanTick = d.tick
 	if !d.flush() {
 		return false
 	}

@@ -53,9 +53,8 @@ type sharder struct {
 	cur       []*batch
 	tmp       decode.Packet
 	keepBytes bool
-	tick      uint64 // largest packet time so far
-	scanTick  uint64
-	seq       uint64 // index of the next metered packet
+	scanClock
+	seq uint64 // index of the next metered packet
 	// sinceRound counts the packets sent since the last round; every is
 	// how many make a round (roundEvery, or fewer with a flow limit).
 	sinceRound, every int
@@ -82,10 +81,23 @@ const (
 
 func (s *sharder) slot() (*decode.Packet, bool) { return &s.tmp, true }
 
-func (s *sharder) add(t uint64) bool {
-	if t > s.tick {
-		s.tick = t
+// scanClock is the capture's clock as one meter keeps it: the largest
+// packet time so far, and when the idle scan last ran.
+type scanClock struct{ tick, scanTick uint64 }
+
+// step moves the clock to t if later and reports whether the idle scan is
+// due (meter.ScanInterval after the last), noting that it runs.
+func (c *scanClock) step(t uint64) bool {
+	c.tick = max(c.tick, t)
+	if c.tick-c.scanTick < meter.ScanInterval {
+		return false
 	}
+	c.scanTick = c.tick
+	return true
+}
+
+func (s *sharder) add(t uint64) bool {
+	scan := s.step(t)
 	k := shardOf(s.tmp.Hash, len(s.qs))
 	b, ok := s.batchOf(k)
 	if !ok {
@@ -101,11 +113,8 @@ func (s *sharder) add(t uint64) bool {
 	if b.n == batchSize && !s.send(k) {
 		return false
 	}
-	if s.tick-s.scanTick >= meter.ScanInterval {
-		s.scanTick = s.tick
-		if !s.scanPoint(event) {
-			return false
-		}
+	if scan && !s.scanPoint(event) {
+		return false
 	}
 	if s.sinceRound++; s.sinceRound >= s.every || (s.sinceRound%heldCheck == 0 && s.held.Load() >= roundRecords) {
 		s.sinceRound = 0
@@ -119,13 +128,9 @@ func (s *sharder) add(t uint64) bool {
 // when the idle scan is due, it falls after the last packet metered, as
 // it would at a packet.
 func (s *sharder) skip(t uint64) bool {
-	if t > s.tick {
-		s.tick = t
-	}
-	if s.tick-s.scanTick < meter.ScanInterval {
+	if !s.step(t) {
 		return true
 	}
-	s.scanTick = s.tick
 	if s.seq == 0 {
 		return true // no flow yet: nothing to scan
 	}
