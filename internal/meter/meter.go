@@ -2,6 +2,7 @@ package meter
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
@@ -128,7 +129,10 @@ type Meter struct {
 	pages  []page
 	stride uintptr // bytes per slot in a page (slotStride)
 	nslot  int32
-	free   []int32
+	// free is the last slot freed (noSlot: none); each free slot's next
+	// is the one freed before it. Kept in the slots themselves, the free
+	// list costs no memory of its own however many flows leave at once.
+	free int32
 	// head and tail of the list of flows: oldest first (creation order, or
 	// least recently seen with Config.LRU).
 	head, tail int32
@@ -175,7 +179,7 @@ func New(cfg Config, export ExportFunc) (*Meter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Meter{cfg: cfg, export: export, table: newTable(), head: noSlot, tail: noSlot, front: noSlot, stride: slotStride(cfg.Features.SPLT)}
+	m := &Meter{cfg: cfg, export: export, table: newTable(), head: noSlot, tail: noSlot, front: noSlot, free: noSlot, stride: slotStride(cfg.Features.SPLT)}
 	m.maxActive = cfg.MaxActive
 	if m.maxActive <= 0 {
 		m.maxActive = int(^uint(0) >> 1)
@@ -293,6 +297,9 @@ func (m *Meter) reportPoint(p int) {
 		s := m.slot(m.front)
 		if last := s.flow.LastSeenMS; tick < last || tick-last < m.cfg.IdleTimeout {
 			break
+		}
+		if len(idle) == cap(idle) {
+			idle = slices.Grow(idle, max(cap(idle), 256)) // doubling: little garbage
 		}
 		idle = append(idle, s.created)
 		m.front = s.next
@@ -509,9 +516,9 @@ func (m *Meter) evict() error {
 // alloc takes a free slot and appends it to the creation-order list.
 func (m *Meter) alloc() int32 {
 	var i int32
-	if n := len(m.free); n > 0 {
-		i = m.free[n-1]
-		m.free = m.free[:n-1]
+	if m.free != noSlot {
+		i = m.free
+		m.free = m.slot(i).next
 	} else {
 		i = m.nslot
 		m.nslot++
@@ -582,7 +589,7 @@ func (m *Meter) exportSlot(i int32, reason int8, phase uint8) error {
 func (m *Meter) release(i int32) {
 	m.table.remove(m.slot(i).hash, i)
 	m.unlink(i)
-	m.free = append(m.free, i)
+	m.slot(i).next, m.free = m.free, i
 }
 
 // touchLRU moves slot i to the tail of the list (most recently seen).
@@ -669,6 +676,6 @@ func (m *Meter) FlushAt(tick uint64) error {
 	}
 	m.table.clear()
 	m.head, m.tail, m.front = noSlot, noSlot, noSlot
-	m.nslot, m.free = 0, m.free[:0]
+	m.nslot, m.free = 0, noSlot
 	return nil
 }

@@ -238,21 +238,18 @@ func (q *queue) recycle(b *batch) {
 	q.free <- b
 }
 
-// report is what a meter noted at the scan points of a round.
+// report is what a meter noted at the scan points of a round. The flows
+// that became idle there it adds to its idleQueue, which the coordinator
+// reads at the round.
 type report struct {
 	scans []scanNote
-	// idle holds the creation indexes of the flows that became idle,
-	// oldest first, at each scan point in turn.
-	idle []uint64
-	end  bool // the last round: the meter flushes after it
+	end   bool // the last round: the meter flushes after it
 }
 
-// scanNote is a meter's note at one scan point: the flows that became idle
-// there are report.idle[previous idleEnd:idleEnd]; bound is the creation
-// index of the meter's first flow that is not idle (none if every flow is).
+// scanNote is a meter's note at one scan point: bound is the creation index
+// of the meter's first flow that is not idle (none if every flow is).
 type scanNote struct {
 	event, tick, bound uint64
-	idleEnd            int
 }
 
 // scanCut tells a meter to expire its flows created at or before through,
@@ -300,6 +297,10 @@ type shardedMeter struct {
 	rep    report
 	cur    *batch
 	onIdle meter.IdleFunc
+	// queue is the coordinator's queues[k]: the meter adds to it while it
+	// meters, the coordinator reads and changes it while the meter waits
+	// for its cuts.
+	queue *idleQueue
 	// While it expires what the coordinator says, and while it flushes,
 	// full outboxes go to the coordinator at once.
 	streaming bool
@@ -331,8 +332,8 @@ func (sm *shardedMeter) export(r *features.Record) error {
 // idle notes what the meter reported at scan point p of the current batch.
 func (sm *shardedMeter) idle(p int, idle []uint64, bound uint64) {
 	pt := &sm.cur.points[p]
-	sm.rep.idle = append(sm.rep.idle, idle...)
-	sm.rep.scans = append(sm.rep.scans, scanNote{event: pt.Event, tick: pt.Tick, bound: bound, idleEnd: len(sm.rep.idle)})
+	sm.queue.push(idle)
+	sm.rep.scans = append(sm.rep.scans, scanNote{event: pt.Event, tick: pt.Tick, bound: bound})
 }
 
 // send hands the outbox to the coordinator; errStop when it has stopped.
@@ -398,7 +399,7 @@ func (sm *shardedMeter) round(b *batch) error {
 		return errStop
 	}
 	// The coordinator is done with the report once it has sent the cuts.
-	sm.rep.scans, sm.rep.idle = emptied(sm.rep.scans), emptied(sm.rep.idle)
+	sm.rep.scans = sm.rep.scans[:0]
 	sm.streaming = true
 	for _, c := range cuts {
 		// As in run, an error is a plugin's, returned by the flush; the
@@ -421,15 +422,6 @@ func (sm *shardedMeter) round(b *batch) error {
 		sm.out.err = err
 	}
 	return sm.send(true)
-}
-
-// emptied returns s emptied for reuse, unless a round where very many
-// flows turned idle made it large: then its memory goes.
-func emptied[T any](s []T) []T {
-	if cap(s) > 1<<16 {
-		return nil
-	}
-	return s[:0]
 }
 
 // reuse hands a written outbox back to the meter, unless it keeps enough.
@@ -455,11 +447,12 @@ func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (captu
 	stop := make(chan struct{})
 	meters := make([]*shardedMeter, n)
 	sh := &sharder{qs: make([]*queue, n), cur: make([]*batch, n), keepBytes: keep, every: roundEvery, held: new(atomic.Int64)}
+	queues := make([]idleQueue, n)
 	if cfg.MaxFlows > 0 {
 		sh.every = min(roundEvery, maxFlowsRound)
 	}
 	for k := range meters {
-		sm := &shardedMeter{q: newQueue(inFlight), keep: keep, stop: stop, held: sh.held,
+		sm := &shardedMeter{q: newQueue(inFlight), keep: keep, stop: stop, held: sh.held, queue: &queues[k],
 			cuts: make(chan []scanCut), outs: make(chan outbox), used: make(chan outbox, usedBoxes)}
 		sm.onIdle = sm.idle
 		m, err := meter.New(cfg.Meter, sm.export)
@@ -496,7 +489,7 @@ func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (captu
 		}
 	}()
 
-	writeErr := coordinate(meters, write)
+	writeErr := coordinate(meters, queues, write)
 	close(stop)
 	for _, q := range sh.qs {
 		close(q.done)
@@ -521,10 +514,10 @@ func meterSharded(ctx context.Context, cfg *FileConfig, open func(string) (captu
 // meters (coordinator.scan), tells each meter what to expire, then merges
 // the meters' records in single-meter order and writes them. It returns
 // after the last round or the first write error.
-func coordinate(meters []*shardedMeter, write func(*features.Record) error) error {
+func coordinate(meters []*shardedMeter, queues []idleQueue, write func(*features.Record) error) error {
 	c := &coordinator{
 		meters: meters, write: write,
-		queues: make([]idleQueue, len(meters)), cuts: make([][]scanCut, len(meters)),
+		queues: queues, cuts: make([][]scanCut, len(meters)),
 		firsts: make([]outbox, len(meters)), heads: make([]cursor, 2*len(meters)),
 	}
 	for {
@@ -550,7 +543,8 @@ type coordinator struct {
 	meters []*shardedMeter
 	write  func(*features.Record) error
 	// queues[k] holds the creation indexes of meter k's flows reported
-	// idle that no scan took yet, as far as the rounds so far tell.
+	// idle that no scan took yet, as far as the rounds so far tell, and
+	// those meter k reported idle during this round.
 	queues []idleQueue
 	// cuts[k] is what meter k expires at the end of the round.
 	cuts [][]scanCut
@@ -564,17 +558,18 @@ type coordinator struct {
 
 // scan replays the idle scans of the round: at each scan point, in order,
 // it first applies what the meters did at packets up to the point (a flow
-// reported idle that its next packet expired is no longer there), adds
-// the flows that became idle there, then takes, as one meter's scan
-// would, the idle flows in creation order below the first flow of any
-// meter that is not idle, at most meter.ScanBudget of them. A record a
+// reported idle that its next packet expired is no longer there), then
+// takes, as one meter's scan would, the idle flows in creation order below
+// the first flow of any meter that is not idle, at most meter.ScanBudget
+// of them. The queues already hold the flows the meters reported idle at
+// later scan points of the round; the bound leaves them out, as a meter
+// reports its flows in creation order, none below its bound. A record a
 // meter exported at a packet, for a flow that an earlier scan took, is
 // moved back to that scan: the flow was idle, so the packet had the same
 // flow to export as the scan, only later.
 func (c *coordinator) scan() {
 	scans := c.firsts[0].rep.scans
 	pos := make([]int, len(c.meters))
-	from := make([]int, len(c.meters))
 	for k := range c.cuts {
 		c.cuts[k] = c.cuts[k][:0]
 	}
@@ -583,8 +578,6 @@ func (c *coordinator) scan() {
 		for k := range c.meters {
 			note := c.firsts[k].rep.scans[j]
 			pos[k] = c.queues[k].apply(c.firsts[k].recs, pos[k], note.event, scans)
-			c.queues[k].push(c.firsts[k].rep.idle[from[k]:note.idleEnd])
-			from[k] = note.idleEnd
 			bound = min(bound, note.bound)
 		}
 		for taken := 0; taken < meter.ScanBudget; taken++ {
@@ -731,7 +724,12 @@ func (c *cursor) close() {
 }
 
 // idleQueue is one meter's flows reported idle, in creation order, with
-// what became of each in the scans replayed so far.
+// what became of each in the scans replayed so far. Its memory is kept
+// from round to round and never shrinks: at 16 bytes a flow it stays a
+// small part of what the meter's own flow slots hold, and a queue that
+// shrank and grew again would make garbage. On a large capture the flow
+// slots are most of the heap and the collector runs rarely, so garbage
+// made late in a run is never collected and adds to the peak.
 type idleQueue struct {
 	q    []idleEntry
 	head int // the entries before head are no longer waiting
@@ -752,6 +750,11 @@ const (
 
 // push adds flows that became idle; they are younger than those queued.
 func (q *idleQueue) push(created []uint64) {
+	if n := len(q.q) + len(created); n > cap(q.q) {
+		// Doubling, where append grows a large slice by a quarter: that
+		// would leave four times the queue's final size as garbage.
+		q.q = slices.Grow(q.q, max(n, 2*cap(q.q))-len(q.q))
+	}
 	for _, x := range created {
 		q.q = append(q.q, idleEntry{created: x, scan: waiting})
 	}
@@ -807,9 +810,6 @@ func (q *idleQueue) apply(recs []features.Record, i int, upto uint64, scans []sc
 func (q *idleQueue) compact() {
 	if q.done > 0 {
 		q.q = slices.DeleteFunc(q.q, func(e idleEntry) bool { return e.scan != waiting })
-		if cap(q.q) > 1<<16 && len(q.q) < cap(q.q)/4 {
-			q.q = slices.Clone(q.q) // a pile of idle flows went: so does its memory
-		}
 	}
 	q.head, q.done = 0, 0
 }
