@@ -272,6 +272,19 @@ func (w *watched) Begin(cols []features.Column) error { return w.note(w.Sink.Beg
 func (w *watched) Write(r *features.Record) error     { return w.note(w.Sink.Write(r)) }
 func (w *watched) Close() error                       { return w.note(w.Sink.Close()) }
 
+// Rows and WriteRows let the run format rows on several cores when the
+// sink allows it (output.RowSink).
+func (w *watched) Rows() output.RowFormat {
+	if rs, ok := w.Sink.(output.RowSink); ok {
+		return rs.Rows()
+	}
+	return nil
+}
+
+func (w *watched) WriteRows(rows []byte) error {
+	return w.note(w.Sink.(output.RowSink).WriteRows(rows))
+}
+
 // rotator is a sink that cuts files: output.Rotating, output.Partitioned.
 type rotator interface {
 	Rotate() error

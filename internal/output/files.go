@@ -306,6 +306,26 @@ func (s *fileSink) Write(r *features.Record) error {
 	return s.inner.Write(r)
 }
 
+// Rows returns the rows of a text format (RowSink), nil for Parquet.
+func (s *fileSink) Rows() RowFormat {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rs, ok := s.inner.(RowSink); ok && !s.done {
+		return rs.Rows()
+	}
+	return nil
+}
+
+// WriteRows writes rows of its Rows (RowSink).
+func (s *fileSink) WriteRows(rows []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return ErrAborted
+	}
+	return s.inner.(RowSink).WriteRows(rows)
+}
+
 // flushEvery flushes the sink every period until stop is closed.
 func (s *fileSink) flushEvery(period time.Duration) {
 	defer close(s.stopped)

@@ -18,6 +18,22 @@ type Sink interface {
 	Close() error
 }
 
+// RowFormat appends a record's row, as a sink writes it (with its line
+// end), to dst. It may run on any goroutine, several at once.
+type RowFormat func(dst []byte, r *features.Record) []byte
+
+// RowSink is a Sink whose rows can be formatted apart from their writing,
+// so that formatting runs on several cores (docs/design.md, "Output"):
+// records are formatted with Rows, on any goroutines, and the rows handed
+// to WriteRows in the records' order, which writes what as many calls of
+// Write would have. Rows returns nil when the sink cannot do this (before
+// Begin, or a format without rows, such as Parquet); Write is then used.
+type RowSink interface {
+	Sink
+	Rows() RowFormat
+	WriteRows(rows []byte) error
+}
+
 // flushSize is the buffered size at which a text sink writes to its
 // destination.
 const flushSize = 64 << 10
@@ -45,8 +61,31 @@ func (t *textSink) flush() error {
 
 func (t *textSink) endRow() error {
 	t.buf = append(t.buf, '\n')
+	return t.rowDone()
+}
+
+// rowDone writes the buffer once it holds enough.
+func (t *textSink) rowDone() error {
 	if len(t.buf) >= flushSize {
 		return t.flush()
+	}
+	return t.err
+}
+
+// WriteRows writes rows formatted by the sink's Rows (RowSink).
+func (t *textSink) WriteRows(rows []byte) error {
+	if t.err != nil {
+		return t.err
+	}
+	if len(t.buf)+len(rows) < flushSize {
+		t.buf = append(t.buf, rows...)
+		return nil
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if _, err := t.w.Write(rows); err != nil {
+		t.err = fmt.Errorf("write %q: %w", t.name, err)
 	}
 	return t.err
 }
@@ -87,33 +126,48 @@ func (c *CSV) Begin(cols []features.Column) error {
 
 // Write appends one row.
 func (c *CSV) Write(r *features.Record) error {
-	for i := range c.cols {
-		col := &c.cols[i]
+	c.buf = appendCSVRow(c.buf, c.cols, r)
+	return c.rowDone()
+}
+
+// Rows returns the CSV row format of the columns (RowSink).
+func (c *CSV) Rows() RowFormat {
+	if c.cols == nil {
+		return nil
+	}
+	cols := c.cols
+	return func(dst []byte, r *features.Record) []byte { return appendCSVRow(dst, cols, r) }
+}
+
+// appendCSVRow appends r's CSV line.
+func appendCSVRow(buf []byte, cols []features.Column, r *features.Record) []byte {
+	for i := range cols {
+		col := &cols[i]
 		if i > 0 {
-			c.buf = append(c.buf, ',')
+			buf = append(buf, ',')
 		}
 		switch col.Kind {
 		case features.KindUint:
-			c.buf = strconv.AppendUint(c.buf, col.Uint(r), 10)
+			buf = strconv.AppendUint(buf, col.Uint(r), 10)
 		case features.KindInt:
-			c.buf = strconv.AppendInt(c.buf, col.Int(r), 10)
+			buf = strconv.AppendInt(buf, col.Int(r), 10)
 		case features.KindFloat:
-			c.buf = AppendPyFloat(c.buf, col.Float(r))
+			buf = AppendPyFloat(buf, col.Float(r))
 		case features.KindString:
-			c.buf = append(c.buf, '"')
-			start := len(c.buf)
-			c.buf = col.String(r, c.buf)
-			c.buf = doubleQuotes(c.buf, start)
-			c.buf = append(c.buf, '"')
+			buf = append(buf, '"')
+			start := len(buf)
+			buf = col.String(r, buf)
+			buf = doubleQuotes(buf, start)
+			buf = append(buf, '"')
 		case features.KindList:
-			c.buf = append(c.buf, '"')
-			c.buf = appendList(c.buf, col, r, ", ")
-			c.buf = append(c.buf, '"')
+			buf = append(buf, '"')
+			buf = appendList(buf, col, r, ", ")
+			buf = append(buf, '"')
 		case features.KindValue:
-			c.buf = appendCSVValue(c.buf, udpsValue(col, r))
+			buf = appendCSVValue(buf, udpsValue(col, r))
 		}
 	}
-	return c.endRow()
+	return append(buf, '\n')
 }
 
 // doubleQuotes doubles every '"' in buf[start:].
@@ -171,38 +225,52 @@ func (j *JSONL) Begin(cols []features.Column) error {
 
 // Write appends one object.
 func (j *JSONL) Write(r *features.Record) error {
-	j.buf = append(j.buf, '{')
-	for i := range j.cols {
-		col := &j.cols[i]
+	j.buf = appendJSONLRow(j.buf, j.cols, r)
+	return j.rowDone()
+}
+
+// Rows returns the JSONL line format of the columns (RowSink).
+func (j *JSONL) Rows() RowFormat {
+	if j.cols == nil {
+		return nil
+	}
+	cols := j.cols
+	return func(dst []byte, r *features.Record) []byte { return appendJSONLRow(dst, cols, r) }
+}
+
+// appendJSONLRow appends r's JSON object and its line end.
+func appendJSONLRow(buf []byte, cols []features.Column, r *features.Record) []byte {
+	buf = append(buf, '{')
+	for i := range cols {
+		col := &cols[i]
 		if i > 0 {
-			j.buf = append(j.buf, ',')
+			buf = append(buf, ',')
 		}
-		j.buf = appendJSONString(j.buf, col.Name)
-		j.buf = append(j.buf, ':')
+		buf = appendJSONString(buf, col.Name)
+		buf = append(buf, ':')
 		switch col.Kind {
 		case features.KindUint:
-			j.buf = strconv.AppendUint(j.buf, col.Uint(r), 10)
+			buf = strconv.AppendUint(buf, col.Uint(r), 10)
 		case features.KindInt:
-			j.buf = strconv.AppendInt(j.buf, col.Int(r), 10)
+			buf = strconv.AppendInt(buf, col.Int(r), 10)
 		case features.KindFloat:
 			f := col.Float(r)
 			if f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308 {
-				j.buf = append(j.buf, "null"...) // JSON has no NaN or infinities
+				buf = append(buf, "null"...) // JSON has no NaN or infinities
 			} else {
-				j.buf = AppendPyFloat(j.buf, f)
+				buf = AppendPyFloat(buf, f)
 			}
 		case features.KindString:
-			start := len(j.buf)
-			j.buf = col.String(r, j.buf)
-			j.buf = quoteJSONInPlace(j.buf, start)
+			start := len(buf)
+			buf = col.String(r, buf)
+			buf = quoteJSONInPlace(buf, start)
 		case features.KindList:
-			j.buf = appendList(j.buf, col, r, ",")
+			buf = appendList(buf, col, r, ",")
 		case features.KindValue:
-			j.buf = appendJSONValue(j.buf, udpsValue(col, r))
+			buf = appendJSONValue(buf, udpsValue(col, r))
 		}
 	}
-	j.buf = append(j.buf, '}')
-	return j.endRow()
+	return append(buf, '}', '\n')
 }
 
 func appendJSONString(buf []byte, s string) []byte {

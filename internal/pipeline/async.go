@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"runtime"
 	"sync/atomic"
 
 	"github.com/nfstream-go/nfstream/internal/features"
@@ -12,10 +13,15 @@ import (
 // beside the meter: asyncSink. Records travel in batches, copied into
 // slots that are reused, so memory between the two is bounded and
 // nothing is allocated per record once the slots' sequences have grown.
+// When the sink's rows can be formatted apart from their writing
+// (output.RowSink: CSV and JSONL files), formatters on as many goroutines
+// as there are cores format whole batches at once, and the writer writes
+// their rows in order.
 const (
 	// sinkBatch is how many records the meter side collects before
 	// handing them over; sinkBatches how many batches exist in all (one
-	// being filled, the others queued or being written).
+	// being filled, the others queued or being written), plus two for
+	// each formatter.
 	sinkBatch   = 256
 	sinkBatches = 4
 )
@@ -33,30 +39,80 @@ type asyncSink struct {
 	cur        *sinkBuf
 	full, free chan *sinkBuf
 	done       chan struct{} // closed when the writer has ended
-	made       int           // batches allocated, at most sinkBatches
+	made, most int           // batches allocated, and at most
 	failed     atomic.Pointer[error]
 	stopped    bool
+	// With formatters: the sink's rows and what writes them, and the
+	// formatters' queue, which gets every batch as full does.
+	rows   output.RowFormat
+	rowOut output.RowSink
+	format chan *sinkBuf
 	// Set by the writer; read them only after Close or discard.
 	written, evicted uint64
 }
 
-// sinkBuf is a batch of record slots.
+// sinkBuf is a batch of record slots; with formatters, also their rows,
+// and a token sent when they are ready.
 type sinkBuf struct {
-	recs [sinkBatch]features.Record
-	n    int
+	recs  [sinkBatch]features.Record
+	n     int
+	rows  []byte
+	ready chan struct{}
 }
 
-// newAsyncSink starts the writer of sink, which must have been begun.
+// newAsyncSink starts the writer of sink. Begin begins sink and, if its
+// rows can be formatted apart (output.RowSink), starts formatters.
 func newAsyncSink(sink output.Sink) *asyncSink {
-	a := &asyncSink{sink: sink, cur: new(sinkBuf), made: 1, done: make(chan struct{}),
-		full: make(chan *sinkBuf, sinkBatches), free: make(chan *sinkBuf, sinkBatches)}
+	room := sinkBatches + 2*formatters()
+	a := &asyncSink{sink: sink, cur: newSinkBuf(), made: 1, most: sinkBatches, done: make(chan struct{}),
+		full: make(chan *sinkBuf, room), free: make(chan *sinkBuf, room)}
 	go a.run()
 	return a
 }
 
-// Begin begins the sink; call it before any Write, if the sink was not
-// begun yet.
-func (a *asyncSink) Begin(cols []features.Column) error { return a.sink.Begin(cols) }
+func newSinkBuf() *sinkBuf { return &sinkBuf{ready: make(chan struct{}, 1)} }
+
+// formatters is how many goroutines format rows: one per core.
+func formatters() int { return runtime.GOMAXPROCS(0) }
+
+// Begin begins the sink; call it before any Write.
+func (a *asyncSink) Begin(cols []features.Column) error {
+	if err := a.sink.Begin(cols); err != nil {
+		return err
+	}
+	if rs, ok := a.sink.(output.RowSink); ok {
+		if rows := rs.Rows(); rows != nil {
+			a.rows, a.rowOut = rows, rs
+			a.most += 2 * formatters()
+			a.format = make(chan *sinkBuf, a.most)
+			for range formatters() {
+				go a.formatRows()
+			}
+		}
+	}
+	return nil
+}
+
+// formatRows formats the batches of the formatters' queue until it is
+// closed.
+func (a *asyncSink) formatRows() {
+	for b := range a.format {
+		rows := b.rows[:0]
+		for i := range b.n {
+			rows = a.rows(rows, &b.recs[i])
+		}
+		b.rows = rows
+		b.ready <- struct{}{}
+	}
+}
+
+// hand gives the writer (and the formatters) a full batch.
+func (a *asyncSink) hand(b *sinkBuf) {
+	if a.format != nil {
+		a.format <- b
+	}
+	a.full <- b
+}
 
 // Write queues a copy of r; see asyncSink.
 func (a *asyncSink) Write(r *features.Record) error {
@@ -68,14 +124,14 @@ func (a *asyncSink) Write(r *features.Record) error {
 	if b.n++; b.n < sinkBatch {
 		return nil
 	}
-	a.full <- b
+	a.hand(b)
 	select {
 	case a.cur = <-a.free:
 	default:
 		// A batch more only when the writer lags: a run whose sink
 		// keeps up holds two.
-		if a.made < sinkBatches {
-			a.cur, a.made = new(sinkBuf), a.made+1
+		if a.made < a.most {
+			a.cur, a.made = newSinkBuf(), a.made+1
 		} else {
 			a.cur = <-a.free
 		}
@@ -109,7 +165,10 @@ func (a *asyncSink) stop() {
 	}
 	a.stopped = true
 	if a.cur.n > 0 {
-		a.full <- a.cur
+		a.hand(a.cur)
+	}
+	if a.format != nil {
+		close(a.format)
 	}
 	close(a.full)
 	<-a.done
@@ -132,6 +191,10 @@ func (a *asyncSink) err() error {
 func (a *asyncSink) run() {
 	defer close(a.done)
 	for b := range a.full {
+		if a.format != nil {
+			a.writeRows(b)
+			continue
+		}
 		for i := 0; i < b.n && a.failed.Load() == nil; i++ {
 			r := &b.recs[i]
 			if err := a.sink.Write(r); err != nil {
@@ -146,4 +209,24 @@ func (a *asyncSink) run() {
 		b.n = 0
 		a.free <- b
 	}
+}
+
+// writeRows writes the rows of batch b once formatted and recycles it.
+// The records of a batch count as written when all its rows were.
+func (a *asyncSink) writeRows(b *sinkBuf) {
+	<-b.ready
+	if a.failed.Load() == nil {
+		if err := a.rowOut.WriteRows(b.rows); err != nil {
+			a.fail(err)
+		} else {
+			a.written += uint64(b.n)
+			for i := range b.n {
+				if b.recs[i].ExpirationID == features.ExpiredEvicted {
+					a.evicted++
+				}
+			}
+		}
+	}
+	b.n = 0
+	a.free <- b
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -195,15 +196,106 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
 
 // TestAsyncSinkAllocs: once its slots have grown, the asyncSink allocates
-// nothing per record, on either side.
+// nothing per record, on either side, writing record by record or with
+// formatters (CSV rows).
 func TestAsyncSinkAllocs(t *testing.T) {
-	a := newAsyncSink(&countSink{})
-	r := &features.Record{SPLTPS: make([]int32, 10), SPLTPIAT: make([]int64, 10), SPLTDirection: make([]int8, 10)}
-	for range sinkBatch * sinkBatches * 2 {
-		a.Write(r)
+	cols := features.Schema{Tunnel: true, Stats: true, SPLT: true}.Columns()
+	for _, sink := range []output.Sink{&countSink{}, output.NewCSV(io.Discard, "discard")} {
+		a := newAsyncSink(sink)
+		if err := a.Begin(cols); err != nil {
+			t.Fatal(err)
+		}
+		if _, rows := sink.(output.RowSink); rows != (a.format != nil) {
+			t.Fatalf("%T: formatters %v; want them exactly for a RowSink", sink, a.format != nil)
+		}
+		r := &features.Record{SPLTPS: make([]int32, 10), SPLTPIAT: make([]int64, 10), SPLTDirection: make([]int8, 10)}
+		for range sinkBatch * a.most * 2 {
+			a.Write(r)
+		}
+		if n := testing.AllocsPerRun(sinkBatch*a.most*4, func() { a.Write(r) }); n != 0 {
+			t.Errorf("%T: %v allocations per record", sink, n)
+		}
+		a.Close()
 	}
-	if n := testing.AllocsPerRun(sinkBatch*sinkBatches*4, func() { a.Write(r) }); n != 0 {
-		t.Errorf("%v allocations per record", n)
+}
+
+// serialSink hides a sink's rows (output.RowSink): the asyncSink then
+// writes it record by record, on its writer alone.
+type serialSink struct{ output.Sink }
+
+// textFormats are the sinks whose rows formatters make.
+var textFormats = []struct {
+	name string
+	make func(io.Writer) output.Sink
+}{
+	{"csv", func(w io.Writer) output.Sink { return output.NewCSV(w, "flows.csv") }},
+	{"jsonl", func(w io.Writer) output.Sink { return output.NewJSONL(w, "flows.jsonl") }},
+}
+
+// TestAsyncSinkRows: the rows formatters make on several goroutines are
+// byte for byte those the sink writes record by record, in CSV and JSONL,
+// with 1 and 2 meters, and every flow is counted once. (The conformance
+// tests check the same CSV path against NFStream's values.)
+func TestAsyncSinkRows(t *testing.T) {
+	path, theirs := synscan(t)
+	cols := features.Schema{Tunnel: true, Stats: true, SPLT: true}.Columns()
+	for _, meters := range []int{1, 2} {
+		cfg := nfstreamDefaults([]string{path}, features.AccountLink, true, 10)
+		cfg.Meters = meters
+		for _, f := range textFormats {
+			var rows, serial bytes.Buffer
+			st, err := Run(context.Background(), cfg, f.make(&rows), cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Run(context.Background(), cfg, serialSink{f.make(&serial)}, cols); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(rows.Bytes(), serial.Bytes()) {
+				t.Errorf("%s, %d meters: the formatters' rows differ from the sink's own (%d and %d bytes)", f.name, meters, rows.Len(), serial.Len())
+			}
+			if n := bytes.Count(rows.Bytes(), []byte("\n")); st.Flows != uint64(len(theirs.Rows)) || n < len(theirs.Rows) {
+				t.Errorf("%s, %d meters: %d flows counted, %d lines; NFStream has %d flows", f.name, meters, st.Flows, n, len(theirs.Rows))
+			}
+		}
 	}
-	a.Close()
+}
+
+// fullDisk accepts limit bytes, then fails every write.
+type fullDisk struct {
+	bytes.Buffer
+	limit int
+}
+
+func (d *fullDisk) Write(p []byte) (int, error) {
+	if d.Len()+len(p) > d.limit {
+		return 0, errors.New("no space left on device")
+	}
+	return d.Buffer.Write(p)
+}
+
+// TestAsyncSinkRowsFail: when the file fails under the formatters, the
+// run stops with the file's error, what reached the file is the start of
+// the whole run's output, and fewer flows are counted than the run has.
+func TestAsyncSinkRowsFail(t *testing.T) {
+	path, theirs := synscan(t)
+	cols := features.Schema{Tunnel: true, Stats: true, SPLT: true}.Columns()
+	cfg := nfstreamDefaults([]string{path}, features.AccountLink, true, 10)
+	for _, f := range textFormats {
+		var whole bytes.Buffer
+		if _, err := Run(context.Background(), cfg, f.make(&whole), cols); err != nil {
+			t.Fatal(err)
+		}
+		disk := &fullDisk{limit: whole.Len() / 3}
+		st, err := Run(context.Background(), cfg, f.make(disk), cols)
+		if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "flows.") {
+			t.Errorf("%s: error %v; want the file's, naming it", f.name, err)
+		}
+		if disk.Len() == 0 || !bytes.HasPrefix(whole.Bytes(), disk.Bytes()) {
+			t.Errorf("%s: the %d bytes written are not the start of the run's output", f.name, disk.Len())
+		}
+		if st.Flows >= uint64(len(theirs.Rows)) {
+			t.Errorf("%s: %d flows claimed written of %d, with a third of the bytes", f.name, st.Flows, len(theirs.Rows))
+		}
+	}
 }
