@@ -243,8 +243,21 @@ type batch struct {
 	tick       uint64
 }
 
+// arenaSize is the capacity of a batch's arena. A batch whose next packet
+// would not fit is handed over early (fits), so arenas never grow (but for
+// a single larger packet) and leave no garbage: grown by append, the
+// arenas of the sharded path left several times their size behind, and
+// on a large capture that garbage stays until the end of the run.
+const arenaSize = 512 << 10
+
+// fits reports whether n more bytes fit in the arena, or it is empty.
+func (b *batch) fits(n int) bool { return b.n == 0 || len(b.arena)+n <= max(cap(b.arena), arenaSize) }
+
 // keep copies packet i's IP bytes into the arena.
 func (b *batch) keep(i int) {
+	if b.arena == nil {
+		b.arena = make([]byte, 0, arenaSize)
+	}
 	b.arena = append(b.arena, b.pkts[i].IPContent...)
 	b.ipEnd[i] = len(b.arena)
 }
@@ -309,6 +322,13 @@ func (d *direct) add(t uint64) bool {
 		d.step(t) // a scan due now the meter runs after this packet itself
 	}
 	b := d.b
+	if d.keep && !b.fits(len(b.pkts[b.n].IPContent)) {
+		p := b.pkts[b.n]
+		if !d.flush() {
+			return false
+		}
+		b.pkts[0] = p
+	}
 	b.times[b.n] = t
 	if d.keep {
 		b.keep(b.n)

@@ -103,6 +103,14 @@ func (s *sharder) add(t uint64) bool {
 	if !ok {
 		return false
 	}
+	if s.keepBytes && !b.fits(len(s.tmp.IPContent)) {
+		if !s.send(k) {
+			return false
+		}
+		if b, ok = s.batchOf(k); !ok {
+			return false
+		}
+	}
 	b.pkts[b.n], b.times[b.n], b.seqs[b.n] = s.tmp, s.tick, s.seq
 	if s.keepBytes {
 		b.keep(b.n)
