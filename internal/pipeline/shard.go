@@ -323,6 +323,9 @@ func (sm *shardedMeter) export(r *features.Record) error {
 		case box := <-sm.used:
 			sm.out.recs = box.recs[:0]
 		default:
+			// Room for a chunk at once: grown by append, a box would
+			// leave several times its size behind.
+			sm.out.recs = make([]features.Record, 0, endChunk)
 		}
 	}
 	if n := len(sm.out.recs); n < cap(sm.out.recs) {
@@ -733,28 +736,28 @@ func (c *cursor) close() {
 
 // idleQueue is one meter's flows reported idle, in creation order, with
 // what became of each in the scans replayed so far. Its memory is kept
-// from round to round and never shrinks: at 16 bytes a flow it stays a
+// from round to round and never shrinks: at 8 bytes a flow it stays a
 // small part of what the meter's own flow slots hold, and a queue that
 // shrank and grew again would make garbage. On a large capture the flow
 // slots are most of the heap and the collector runs rarely, so garbage
 // made late in a run is never collected and adds to the peak.
 type idleQueue struct {
-	q    []idleEntry
-	head int // the entries before head are no longer waiting
-	done int // entries no longer waiting
+	// q holds the flows' creation indexes, with goneBit set once a flow
+	// left the queue at a packet of its own (or its record moved back to
+	// the scan that took it).
+	q []uint64
+	// The entries before head no longer wait: a scan took them, unless
+	// they are gone; takes says which scan, run by run.
+	head  int
+	takes []taken
+	done  int // entries no longer waiting
 }
 
-type idleEntry struct {
-	created uint64
-	// scan is waiting, gone (expired at a packet), or the index of the
-	// round's scan that took the flow.
-	scan int
-}
+// taken says that the queue's entries before end (and after the previous
+// run's), unless gone, were taken by the round's scan number scan.
+type taken struct{ end, scan int }
 
-const (
-	waiting = -1
-	gone    = -2
-)
+const goneBit = 1 << 63
 
 // push adds flows that became idle; they are younger than those queued.
 func (q *idleQueue) push(created []uint64) {
@@ -763,27 +766,36 @@ func (q *idleQueue) push(created []uint64) {
 		// would leave four times the queue's final size as garbage.
 		q.q = slices.Grow(q.q, max(n, 2*cap(q.q))-len(q.q))
 	}
-	for _, x := range created {
-		q.q = append(q.q, idleEntry{created: x, scan: waiting})
-	}
+	q.q = append(q.q, created...)
 }
 
 // first returns the oldest waiting flow.
 func (q *idleQueue) first() (uint64, bool) {
-	for q.head < len(q.q) && q.q[q.head].scan != waiting {
+	for q.head < len(q.q) && q.q[q.head]&goneBit != 0 {
 		q.head++
 	}
 	if q.head == len(q.q) {
 		return 0, false
 	}
-	return q.q[q.head].created, true
+	return q.q[q.head], true
 }
 
 // take marks the oldest waiting flow (first) as taken by scan j.
 func (q *idleQueue) take(j int) {
-	q.q[q.head].scan = j
 	q.head++
+	if n := len(q.takes); n > 0 && q.takes[n-1].scan == j {
+		q.takes[n-1].end = q.head
+	} else {
+		q.takes = append(q.takes, taken{end: q.head, scan: j})
+	}
 	q.done++
+}
+
+// takenBy returns the scan that took the entry at k (before head, not
+// gone).
+func (q *idleQueue) takenBy(k int) int {
+	i, _ := slices.BinarySearchFunc(q.takes, k, func(t taken, k int) int { return cmp.Compare(t.end, k+1) })
+	return q.takes[i].scan
 }
 
 // apply goes through the records recs[i:] exported at packets up to event
@@ -792,23 +804,21 @@ func (q *idleQueue) take(j int) {
 func (q *idleQueue) apply(recs []features.Record, i int, upto uint64, scans []scanNote) int {
 	for ; i < len(recs) && recs[i].Order.Event <= upto; i++ {
 		r := &recs[i]
-		k, ok := slices.BinarySearchFunc(q.q, r.Order.Created, func(e idleEntry, x uint64) int { return cmp.Compare(e.created, x) })
-		if !ok {
+		k, ok := slices.BinarySearchFunc(q.q, r.Order.Created, func(e, x uint64) int { return cmp.Compare(e&^goneBit, x) })
+		if !ok || q.q[k]&goneBit != 0 {
 			continue
 		}
-		switch e := &q.q[k]; {
-		case e.scan == waiting:
-			e.scan = gone
-			q.done++
-		case e.scan >= 0:
-			sc := &scans[e.scan]
+		if k >= q.head {
+			q.done++ // it was waiting
+		} else {
+			sc := &scans[q.takenBy(k)]
 			r.Order = features.Order{Event: sc.event, Created: r.Order.Created, Phase: features.PhaseScan}
 			r.ExpiredMS = sc.tick
 			// A meter evicts its oldest flow when full; the scan took it
 			// first, as a single meter's scan would have.
 			r.ExpirationID = features.ExpiredIdle
-			e.scan = gone
 		}
+		q.q[k] |= goneBit
 	}
 	return i
 }
@@ -817,7 +827,14 @@ func (q *idleQueue) apply(recs []features.Record, i int, upto uint64, scans []sc
 // end of each round the flows its scans took.
 func (q *idleQueue) compact() {
 	if q.done > 0 {
-		q.q = slices.DeleteFunc(q.q, func(e idleEntry) bool { return e.scan != waiting })
+		w := 0
+		for _, x := range q.q[q.head:] {
+			if x&goneBit == 0 {
+				q.q[w] = x
+				w++
+			}
+		}
+		q.q = q.q[:w]
 	}
-	q.head, q.done = 0, 0
+	q.head, q.done, q.takes = 0, 0, q.takes[:0]
 }
