@@ -1,10 +1,6 @@
 package meter
 
-import (
-	"unsafe"
-
-	"github.com/nfstream-go/nfstream/internal/features"
-)
+import "unsafe"
 
 // Bounding the memory of active flows (Config.MaxActive).
 //
@@ -38,8 +34,9 @@ const dpiFlowBytes = 704
 const l7StringBytes = 48
 
 // tableBytesPerFlow is the flow table's share: 8-byte entries, at most 4
-// per flow (the table doubles when half full), and a free-list index.
-const tableBytesPerFlow = 4*8 + 4
+// per flow (the table doubles when half full). The free list lives in the
+// free slots themselves.
+const tableBytesPerFlow = 4 * 8
 
 // FlowBytes estimates the memory one active flow takes in a meter with cfg:
 // its slot with its SPLT entries, its table entries, and with dissection
@@ -47,7 +44,7 @@ const tableBytesPerFlow = 4*8 + 4
 func FlowBytes(cfg Config) uint64 {
 	b := uint64(slotStride(cfg.Features.SPLT)) + tableBytesPerFlow
 	if cfg.Dissections > 0 {
-		b += uint64(unsafe.Sizeof(dissection{})+unsafe.Sizeof(features.L7{})) + dpiFlowBytes + l7StringBytes
+		b += uint64(unsafe.Sizeof(dissection{})+unsafe.Sizeof(l7Values{})+unsafe.Sizeof(l7More{})) + dpiFlowBytes + l7StringBytes
 	}
 	return b
 }
