@@ -271,20 +271,37 @@ func (b *batch) resolve() {
 	}
 }
 
-// meterAll reads, decodes and meters the sources in the calling goroutine,
-// a batch at a time, and returns the first error of either side.
+// meterAll reads, decodes and meters the sources, a batch at a time, and
+// returns the first error of either side.
 //
-// One meter reads for itself rather than beside a reader goroutine: on the
-// 2-CPU machine this was measured on, whose other CPU is often taken, the
-// hand-overs between two threads cost more than reading in parallel saved
-// (BenchmarkThroughput: 3.5-4.0M packets/s with a reader goroutine, 4.2-4.5M
-// without). Parallel work comes from several meters (--meters), whose
-// reader shards to them (meterSharded).
+// Without nDPI or plugins one meter reads for itself rather than beside a
+// reader goroutine: on the 2-CPU machine this was measured on, whose other
+// CPU is often taken, the hand-overs between two threads cost more than
+// reading in parallel saved (BenchmarkThroughput: 3.5-4.0M packets/s with a
+// reader goroutine, 4.2-4.5M without). With them the meter is several
+// times slower than reading, and the packets' bytes are copied anyway: the
+// meter then runs on a goroutine of its own (direct.ahead), and the
+// reader decodes the next batch meanwhile (without a shard, whose clock
+// the reader keeps). Parallel work otherwise comes from several meters
+// (--meters), whose reader shards to them (meterSharded).
 func meterAll(ctx context.Context, cfg *FileConfig, open func(string) (capture.Source, error), m *meter.Meter, st *Stats) error {
 	d := &direct{m: m, b: new(batch), keep: cfg.Meter.Dissections > 0 || len(cfg.Meter.Plugins) > 0, shard: cfg.Shard.on()}
 	r := newReader(cfg, d)
 	d.tel = r.counters
+	var ahead chan struct{}
+	if d.keep && !d.shard {
+		d.ahead, ahead = newQueue(inFlight), make(chan struct{})
+		d.b, _ = d.ahead.get()
+		go func() {
+			defer close(ahead)
+			d.meterAhead()
+		}()
+	}
 	err := r.readAll(ctx, open)
+	if ahead != nil {
+		close(d.ahead.full)
+		<-ahead
+	}
 	st.Packets, st.Ignored, st.Sources, st.Skipped = r.packets, r.ignored, r.opened, r.skipped
 	st.PacketLimitReached = r.limited
 	if d.err == nil && cfg.Shard.on() {
@@ -306,6 +323,10 @@ type direct struct {
 	keep bool  // copy packet bytes for the meter (dissection on)
 	err  error // the meter's error, which stops the reading
 	tel  *meterCounters
+	// ahead, when not nil, carries full batches to the meter's own
+	// goroutine (meterAhead), which sets err (read it only once that
+	// goroutine ended) and closes ahead.done when it fails.
+	ahead *queue
 	// With a shard (and only then, off the unsharded path), the clock
 	// and scan times of every packet, the meter's own rule
 	// (meter.ScanInterval) followed for the packets that other shards
@@ -315,20 +336,22 @@ type direct struct {
 	scanClock
 }
 
-func (d *direct) slot() (*decode.Packet, bool) { return &d.b.pkts[d.b.n], d.err == nil }
+func (d *direct) slot() (*decode.Packet, bool) {
+	return &d.b.pkts[d.b.n], d.ahead != nil || d.err == nil
+}
 
 func (d *direct) add(t uint64) bool {
 	if d.shard {
 		d.step(t) // a scan due now the meter runs after this packet itself
 	}
-	b := d.b
-	if d.keep && !b.fits(len(b.pkts[b.n].IPContent)) {
-		p := b.pkts[b.n]
+	if d.keep && !d.b.fits(len(d.b.pkts[d.b.n].IPContent)) {
+		p := d.b.pkts[d.b.n]
 		if !d.flush() {
 			return false
 		}
-		b.pkts[0] = p
+		d.b.pkts[0] = p
 	}
+	b := d.b
 	b.times[b.n] = t
 	if d.keep {
 		b.keep(b.n)
@@ -354,6 +377,16 @@ func (d *direct) skip(t uint64) bool {
 
 func (d *direct) flush() bool {
 	b := d.b
+	if d.ahead != nil {
+		if b.n == 0 {
+			return true
+		}
+		var ok bool
+		if ok = d.ahead.send(b); ok {
+			d.b, ok = d.ahead.get()
+		}
+		return ok
+	}
 	if b.n > 0 && d.err == nil {
 		if d.keep {
 			b.resolve()
@@ -365,6 +398,23 @@ func (d *direct) flush() bool {
 	}
 	b.n, b.arena = 0, b.arena[:0]
 	return d.err == nil
+}
+
+// meterAhead meters the batches of d.ahead until it is closed. After an
+// error it stops the reader and only recycles what still comes.
+func (d *direct) meterAhead() {
+	for b := range d.ahead.full {
+		if d.err == nil && b.n > 0 {
+			b.resolve()
+			if d.err = d.m.ProcessBatch(b.pkts[:b.n], b.times[:b.n]); d.err != nil {
+				close(d.ahead.done)
+			}
+			if d.tel != nil {
+				d.tel.active.Store(int64(d.m.ActiveFlows()))
+			}
+		}
+		d.ahead.recycle(b)
+	}
 }
 
 // target receives the reader's decoded packets.
