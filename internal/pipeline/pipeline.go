@@ -337,6 +337,9 @@ type direct struct {
 }
 
 func (d *direct) slot() (*decode.Packet, bool) {
+	if d.b == nil {
+		return nil, false // the meter's goroutine failed (ahead)
+	}
 	return &d.b.pkts[d.b.n], d.ahead != nil || d.err == nil
 }
 
@@ -378,13 +381,15 @@ func (d *direct) skip(t uint64) bool {
 func (d *direct) flush() bool {
 	b := d.b
 	if d.ahead != nil {
-		if b.n == 0 {
-			return true
+		if b == nil || b.n == 0 {
+			return b != nil
 		}
+		if !d.ahead.send(b) {
+			return false
+		}
+		// nil when the meter's goroutine failed meanwhile.
 		var ok bool
-		if ok = d.ahead.send(b); ok {
-			d.b, ok = d.ahead.get()
-		}
+		d.b, ok = d.ahead.get()
 		return ok
 	}
 	if b.n > 0 && d.err == nil {
