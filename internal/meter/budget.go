@@ -1,6 +1,10 @@
 package meter
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/nfstream-go/nfstream/internal/features"
+)
 
 // Bounding the memory of active flows (Config.MaxActive).
 //
@@ -44,7 +48,7 @@ const tableBytesPerFlow = 4 * 8
 func FlowBytes(cfg Config) uint64 {
 	b := uint64(slotStride(cfg.Features.SPLT)) + tableBytesPerFlow
 	if cfg.Dissections > 0 {
-		b += uint64(unsafe.Sizeof(dissection{})+unsafe.Sizeof(l7Values{})+unsafe.Sizeof(l7More{})) + dpiFlowBytes + l7StringBytes
+		b += uint64(unsafe.Sizeof(dissection{})+unsafe.Sizeof(features.L7{})) + dpiFlowBytes + l7StringBytes
 	}
 	return b
 }

@@ -15,32 +15,6 @@ type dissection struct {
 	guessed   bool
 }
 
-// l7Values are a flow's L7 values as its slot keeps them once its
-// detection closed: the names every flow has (interned by the dpi.Engine),
-// and the strings that only some flows have (server name, fingerprints,
-// user agent, content type) apart, allocated for those flows only. A page
-// of flows then holds 48 bytes a flow rather than features.L7's 120: on a
-// capture whose flows mostly stay to the end (the realistic one of
-// scripts/bench-realistic) that is about 45 MB less.
-type l7Values struct {
-	application, category string
-	more                  *l7More
-	guessed, confidence   uint8
-}
-
-type l7More struct {
-	serverName, clientFingerprint, serverFingerprint, userAgent, contentType string
-}
-
-// expand writes the values as a record's.
-func (v *l7Values) expand(l *features.L7) {
-	*l = features.L7{Application: v.application, Category: v.category, Guessed: v.guessed, Confidence: v.confidence}
-	if m := v.more; m != nil {
-		l.RequestedServerName, l.ClientFingerprint, l.ServerFingerprint = m.serverName, m.clientFingerprint, m.serverFingerprint
-		l.UserAgent, l.ContentType = m.userAgent, m.contentType
-	}
-}
-
 // dissectFirst is NFStream's flow_init_bidirectional_dissection: the first
 // packet is always dissected; with a budget of one packet an unknown flow
 // is given up on (with a guess) at once.
@@ -104,10 +78,12 @@ func (m *Meter) closeDissection(i int32) {
 	if d.guessed {
 		guessed = 1
 	}
-	l := m.l7(i)
-	*l = l7Values{application: info.Application, category: info.Category, guessed: guessed, confidence: info.Confidence}
-	if more := (l7More{info.RequestedServerName, info.ClientFingerprint, info.ServerFingerprint, info.UserAgent, info.ContentType}); more != (l7More{}) {
-		l.more = &more
+	*m.l7(i) = features.L7{
+		Application: info.Application, Category: info.Category,
+		Guessed: guessed, Confidence: info.Confidence,
+		RequestedServerName: info.RequestedServerName,
+		ClientFingerprint:   info.ClientFingerprint, ServerFingerprint: info.ServerFingerprint,
+		UserAgent: info.UserAgent, ContentType: info.ContentType,
 	}
 	m.dpi.FreeFlow(&d.flow)
 	d.completed = true

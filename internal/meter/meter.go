@@ -96,7 +96,7 @@ const (
 type page struct {
 	mem  []byte // pageSize slots of slotStride bytes
 	diss []dissection
-	l7   []l7Values
+	l7   []features.L7
 	udps []*features.UDPS // with plugins: each flow's udps values
 }
 
@@ -115,7 +115,7 @@ func (m *Meter) splt(i int32) []features.SPLTEntry {
 
 func (m *Meter) diss(i int32) *dissection { return &m.pages[i>>pageBits].diss[i&(pageSize-1)] }
 
-func (m *Meter) l7(i int32) *l7Values { return &m.pages[i>>pageBits].l7[i&(pageSize-1)] }
+func (m *Meter) l7(i int32) *features.L7 { return &m.pages[i>>pageBits].l7[i&(pageSize-1)] }
 
 // Meter meters packets into flows. It is not safe for concurrent use.
 type Meter struct {
@@ -155,8 +155,6 @@ type Meter struct {
 	addrs  [3 * group]uintptr
 	// rec is the record an expiring flow is exported in.
 	rec features.Record
-	// recL7 holds the L7 values of the record being exported.
-	recL7 features.L7
 	// The scan points of the batch ProcessShardBatch meters, the next one
 	// to report, and where; idle is reportIdle's working space.
 	points    []ScanPoint
@@ -551,7 +549,7 @@ func (m *Meter) newPage() {
 	pg := page{mem: mem[off : off+size : off+size]}
 	if m.dpi != nil {
 		pg.diss = make([]dissection, pageSize)
-		pg.l7 = make([]l7Values, pageSize)
+		pg.l7 = make([]features.L7, pageSize)
 	}
 	if m.plugins != nil {
 		pg.udps = make([]*features.UDPS, pageSize)
@@ -577,8 +575,7 @@ func (m *Meter) exportSlot(i int32, reason int8, phase uint8) error {
 	r.L7 = nil
 	if m.dpi != nil {
 		m.dissectExpired(i)
-		m.l7(i).expand(&m.recL7)
-		r.L7 = &m.recL7
+		r.L7 = m.l7(i)
 	}
 	if m.plugins != nil {
 		if err := m.expirePlugins(i, r); err != nil {
