@@ -38,14 +38,19 @@ type RowSink interface {
 // destination.
 const flushSize = 64 << 10
 
-// textSink holds what CSV and JSONL share: the columns, a reused row buffer
-// and the destination.
+// textSink holds what CSV and JSONL share: the columns, the format's row,
+// a reused row buffer and the destination.
 type textSink struct {
 	w    io.Writer
 	name string // destination, for error messages
 	cols []features.Column
+	row  func(buf []byte, cols []features.Column, r *features.Record) []byte
 	buf  []byte
 	err  error
+}
+
+func newTextSink(w io.Writer, name string, row func([]byte, []features.Column, *features.Record) []byte) textSink {
+	return textSink{w: w, name: name, row: row, buf: make([]byte, 0, flushSize+4096)}
 }
 
 func (t *textSink) flush() error {
@@ -59,8 +64,9 @@ func (t *textSink) flush() error {
 	return t.err
 }
 
-func (t *textSink) endRow() error {
-	t.buf = append(t.buf, '\n')
+// Write appends one row.
+func (t *textSink) Write(r *features.Record) error {
+	t.buf = t.row(t.buf, t.cols, r)
 	return t.rowDone()
 }
 
@@ -70,6 +76,15 @@ func (t *textSink) rowDone() error {
 		return t.flush()
 	}
 	return t.err
+}
+
+// Rows returns the format's row of the columns (RowSink); nil before Begin.
+func (t *textSink) Rows() RowFormat {
+	if t.cols == nil {
+		return nil
+	}
+	cols, row := t.cols, t.row
+	return func(dst []byte, r *features.Record) []byte { return row(dst, cols, r) }
 }
 
 // WriteRows writes rows formatted by the sink's Rows (RowSink).
@@ -109,7 +124,7 @@ type CSV struct{ textSink }
 // NewCSV returns a CSV sink writing to w; name names the destination in
 // errors. If w is an io.Closer, Close closes it.
 func NewCSV(w io.Writer, name string) *CSV {
-	return &CSV{textSink{w: w, name: name, buf: make([]byte, 0, flushSize+4096)}}
+	return &CSV{newTextSink(w, name, appendCSVRow)}
 }
 
 // Begin writes the header line.
@@ -121,22 +136,8 @@ func (c *CSV) Begin(cols []features.Column) error {
 		}
 		c.buf = append(c.buf, col.Name...)
 	}
-	return c.endRow()
-}
-
-// Write appends one row.
-func (c *CSV) Write(r *features.Record) error {
-	c.buf = appendCSVRow(c.buf, c.cols, r)
+	c.buf = append(c.buf, '\n')
 	return c.rowDone()
-}
-
-// Rows returns the CSV row format of the columns (RowSink).
-func (c *CSV) Rows() RowFormat {
-	if c.cols == nil {
-		return nil
-	}
-	cols := c.cols
-	return func(dst []byte, r *features.Record) []byte { return appendCSVRow(dst, cols, r) }
 }
 
 // appendCSVRow appends r's CSV line.
@@ -214,28 +215,13 @@ type JSONL struct{ textSink }
 // NewJSONL returns a JSONL sink writing to w; name names the destination in
 // errors. If w is an io.Closer, Close closes it.
 func NewJSONL(w io.Writer, name string) *JSONL {
-	return &JSONL{textSink{w: w, name: name, buf: make([]byte, 0, flushSize+4096)}}
+	return &JSONL{newTextSink(w, name, appendJSONLRow)}
 }
 
 // Begin records the columns; JSONL has no header.
 func (j *JSONL) Begin(cols []features.Column) error {
 	j.cols = cols
 	return nil
-}
-
-// Write appends one object.
-func (j *JSONL) Write(r *features.Record) error {
-	j.buf = appendJSONLRow(j.buf, j.cols, r)
-	return j.rowDone()
-}
-
-// Rows returns the JSONL line format of the columns (RowSink).
-func (j *JSONL) Rows() RowFormat {
-	if j.cols == nil {
-		return nil
-	}
-	cols := j.cols
-	return func(dst []byte, r *features.Record) []byte { return appendJSONLRow(dst, cols, r) }
 }
 
 // appendJSONLRow appends r's JSON object and its line end.
