@@ -133,10 +133,7 @@ func (e *Exporter) run() {
 				s.conn.Close()
 				if !tcp {
 					e.warn("%v", err)
-					e.mu.Lock()
-					e.stats.Dropped += uint64(len(batch))
-					e.mu.Unlock()
-					e.recycle(batch)
+					e.drop(batch)
 					batch = batch[:0]
 				} else {
 					e.warn("connection lost (%v); buffering up to %d flows and reconnecting", err, e.cfg.Buffer)
@@ -153,10 +150,7 @@ func (e *Exporter) run() {
 				}
 			}
 		} else if !tcp {
-			e.mu.Lock()
-			e.stats.Dropped += uint64(len(batch))
-			e.mu.Unlock()
-			e.recycle(batch)
+			e.drop(batch)
 			batch = batch[:0]
 		}
 		// Records the sender could not send wait at the front of the
@@ -210,6 +204,14 @@ func (e *Exporter) run() {
 		case <-retry:
 		}
 	}
+}
+
+// drop counts recs as dropped and gives their buffers back to Write.
+func (e *Exporter) drop(recs []queued) {
+	e.mu.Lock()
+	e.stats.Dropped += uint64(len(recs))
+	e.recycle(recs)
+	e.mu.Unlock()
 }
 
 // recycle gives the buffers of sent or dropped records back to Write;
