@@ -171,3 +171,30 @@ func TestResolve(t *testing.T) {
 		t.Error("Resolve found a socket that does not exist")
 	}
 }
+
+// One pass of lookups at new flows reads each fd dir at most once, however
+// many of its flows have sockets no process is found to hold.
+func TestResolveReadsOnce(t *testing.T) {
+	root := copyTree(t, "testdata/proc")
+	tb, err := New(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPoll(t, tb)
+	procs := uint64(tb.Stats().Procs)
+	tcp := filepath.Join(root, "net", "tcp")
+	appendLine(t, tcp, "   8: 0F02000A:AFD0 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 5001 1 0000000000000000 100 0 0 10 0\n")
+	appendLine(t, tcp, "   9: 0F02000A:AFD1 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 5002 1 0000000000000000 100 0 0 10 0\n")
+	ap := netip.MustParseAddrPort
+	scans := tb.Stats().FDScans
+	flows := []sockKey{
+		{ProtoTCP, ap("10.0.2.15:45008"), ap("1.1.1.1:443")},
+		{ProtoTCP, ap("1.1.1.1:443"), ap("10.0.2.15:45009")},
+	}
+	if n := tb.resolve(flows); n != 0 {
+		t.Errorf("resolve found %d flows whose sockets no process holds", n)
+	}
+	if n := tb.Stats().FDScans - scans; n == 0 || n > procs {
+		t.Errorf("resolve read %d fd dirs for two unowned sockets, want 1 to %d", n, procs)
+	}
+}

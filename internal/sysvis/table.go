@@ -393,29 +393,7 @@ func (t *Table) Poll() error {
 			}
 			return pids[i] < pids[j]
 		})
-		for _, pid := range pids {
-			if len(unknown) == 0 {
-				break
-			}
-			pi := t.procs[pid]
-			p, err := t.fs.Proc(pid)
-			if err != nil {
-				t.stats.ProcErrors++
-				t.dropProc(pid, pi)
-				continue
-			}
-			scans++
-			if !t.rescan(p, pi) {
-				t.dropProc(pid, pi)
-				continue
-			}
-			for _, ino := range pi.inodes {
-				if _, ok := unknown[ino]; ok {
-					pi.lastNew = gen
-				}
-				delete(unknown, ino)
-			}
-		}
+		scans += t.rescanFor(pids, unknown, gen)
 		for ino := range unknown {
 			t.orphans[ino] = gen
 		}
@@ -489,15 +467,15 @@ func (t *Table) now() int64 {
 // the flow's protocol and, for a socket whose inode has no known owner,
 // the fd dirs of the processes most likely to hold it: those that last
 // opened a new socket, then the youngest, then processes not seen
-// before. It stops at the first that holds it, records the owner
-// as a poll would, and reports whether a socket of the flow was found with
-// its owner. What it misses is left to the next Poll.
+// before. It stops when the owner is found, records it as a poll would,
+// and reports whether a socket of the flow was found with its owner. What it misses is left to the next Poll.
 func (t *Table) Resolve(proto uint8, src, dst netip.AddrPort) bool {
 	return t.resolve([]sockKey{{proto, src, dst}}) == 1
 }
 
 // resolve is Resolve for several flows (k.local is the flow's source); it
-// returns how many were found.
+// returns how many were found. The owners of all the flows are searched
+// together, so each fd dir is read at most once.
 func (t *Table) resolve(flows []sockKey) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -516,22 +494,38 @@ func (t *Table) resolve(flows []sockKey) int {
 			read[u][v6] = true
 		}
 	}
-	ms := max(t.now(), t.pollMS)
-	found := 0
-	for _, f := range flows {
+	keys := make([][2]sockKey, len(flows))
+	var unknown map[uint64]struct{}
+	for i, f := range flows {
 		src := netip.AddrPortFrom(f.local.Addr().Unmap(), f.local.Port())
 		dst := netip.AddrPortFrom(f.remote.Addr().Unmap(), f.remote.Port())
-		ok := false
-		for _, k := range [2]sockKey{{f.proto, src, dst}, {f.proto, dst, src}} {
+		keys[i] = [2]sockKey{{f.proto, src, dst}, {f.proto, dst, src}}
+		for _, k := range keys[i] {
 			ino := t.sockets[k]
 			if ino == 0 {
 				continue
 			}
-			pid, owned := t.owners[ino]
-			if !owned {
-				pid, owned = t.findOwner(ino)
+			if _, owned := t.owners[ino]; !owned {
+				if unknown == nil {
+					unknown = make(map[uint64]struct{})
+				}
+				unknown[ino] = struct{}{}
 			}
-			if owned {
+		}
+	}
+	if len(unknown) > 0 {
+		t.findOwners(unknown)
+	}
+	ms := max(t.now(), t.pollMS)
+	found := 0
+	for _, ks := range keys {
+		ok := false
+		for _, k := range ks {
+			ino := t.sockets[k]
+			if ino == 0 {
+				continue
+			}
+			if pid, owned := t.owners[ino]; owned {
 				t.see(k, pid, ms)
 				ok = true
 			}
@@ -543,8 +537,9 @@ func (t *Table) resolve(flows []sockKey) int {
 	return found
 }
 
-// findOwner reads fd dirs until one holds inode ino (see Resolve).
-func (t *Table) findOwner(ino uint64) (int, bool) {
+// findOwners reads fd dirs until every inode of unknown has an owner or
+// every process was read (see Resolve); it deletes the inodes it finds.
+func (t *Table) findOwners(unknown map[uint64]struct{}) {
 	pids := make([]int, 0, len(t.procs))
 	for pid := range t.procs {
 		pids = append(pids, pid)
@@ -559,28 +554,18 @@ func (t *Table) findOwner(ino uint64) (int, bool) {
 		}
 		return pids[i] < pids[j]
 	})
-	for _, pid := range pids {
-		pi := t.procs[pid]
-		p, err := t.fs.Proc(pid)
-		if err != nil {
-			t.stats.ProcErrors++
-		}
-		if err != nil || !t.rescan(p, pi) {
-			t.dropProc(pid, pi)
-			continue
-		}
-		t.stats.FDScans++
-		if owner, ok := t.owners[ino]; ok {
-			pi := t.procs[owner]
-			pi.lastNew = t.gen + 1
-			return owner, true
-		}
+	t.stats.FDScans += uint64(t.rescanFor(pids, unknown, t.gen+1))
+	if len(unknown) == 0 {
+		return
 	}
 	procs, err := t.fs.AllProcs()
 	if err != nil {
-		return 0, false
+		return
 	}
 	for _, p := range procs {
+		if len(unknown) == 0 {
+			return
+		}
 		if _, ok := t.procs[p.PID]; ok {
 			continue
 		}
@@ -593,12 +578,47 @@ func (t *Table) findOwner(ino uint64) (int, bool) {
 		t.stats.FDScans++
 		t.procs[p.PID] = pi
 		t.link(p.PID, pi, nil)
-		if owner, ok := t.owners[ino]; ok && owner == p.PID {
-			pi.lastNew = t.gen + 1
-			return owner, true
+		t.found(pi, unknown, t.gen+1)
+	}
+}
+
+// rescanFor rescans the known processes pids, in order, until every
+// inode of unknown has an owner. It returns how many fd dirs it read.
+func (t *Table) rescanFor(pids []int, unknown map[uint64]struct{}, gen uint64) int {
+	scans := 0
+	for _, pid := range pids {
+		if len(unknown) == 0 {
+			break
+		}
+		pi, ok := t.procs[pid]
+		if !ok {
+			continue
+		}
+		p, err := t.fs.Proc(pid)
+		if err != nil {
+			t.stats.ProcErrors++
+			t.dropProc(pid, pi)
+			continue
+		}
+		scans++
+		if !t.rescan(p, pi) {
+			t.dropProc(pid, pi)
+			continue
+		}
+		t.found(pi, unknown, gen)
+	}
+	return scans
+}
+
+// found deletes from unknown the inodes pi holds, and marks pi as having
+// opened a new socket in generation gen if it held one.
+func (t *Table) found(pi *procInfo, unknown map[uint64]struct{}, gen uint64) {
+	for _, ino := range pi.inodes {
+		if _, ok := unknown[ino]; ok {
+			pi.lastNew = gen
+			delete(unknown, ino)
 		}
 	}
-	return 0, false
 }
 
 // dropProc forgets a process and the inodes it owned.
