@@ -85,13 +85,10 @@ var spltLists = []string{"splt_direction", "splt_ps", "splt_piat_ms"}
 // resolveFeature finds the column of the model input name in a run with
 // columns run, or says why it cannot be one (and which flag it needs).
 func resolveFeature(name string, run RunColumns, early bool) (feature, error) {
-	full := features.Schema{Tunnel: true, Stats: true, SPLT: true, L7: true}.Columns()
 	if name == "id" {
 		return feature{}, fmt.Errorf("feature id: the flow id is given when the flow is written, it is not a feature")
 	}
-	if strings.HasPrefix(name, "system_") {
-		return feature{}, fmt.Errorf("feature %s: the system visibility columns are set after the plugins and models run, they cannot be features", name)
-	}
+	cols := run.Schema.Columns()
 	for _, l := range spltLists {
 		if name == l {
 			return feature{}, fmt.Errorf("feature %s is a list: name one element, %s_0 to %s_%d", name, l, l, max(run.SPLT, 1)-1)
@@ -110,15 +107,18 @@ func resolveFeature(name string, run RunColumns, early bool) (feature, error) {
 			}
 			return feature{}, fmt.Errorf("feature %s needs --splt %d or more (--splt is %d)", name, i+1, run.SPLT)
 		}
-		for _, c := range run.Schema.Columns() {
+		for _, c := range cols {
 			if c.Name == l {
 				return feature{col: c, elem: i}, nil
 			}
 		}
 	}
-	for _, c := range run.Schema.Columns() {
+	for _, c := range cols {
 		if c.Name != name {
 			continue
+		}
+		if c.AfterPlugins {
+			return feature{}, afterPlugins(name)
 		}
 		switch c.Kind {
 		case features.KindUint, features.KindInt, features.KindFloat:
@@ -130,11 +130,15 @@ func resolveFeature(name string, run RunColumns, early bool) (feature, error) {
 		}
 		return feature{col: c}, nil
 	}
+	// Not a column of this run: say which flag would make it one.
+	full := features.Schema{Tunnel: true, Stats: true, SPLT: true, L7: true, System: features.SystemFull}.Columns()
 	for _, c := range full {
 		if c.Name != name {
 			continue
 		}
 		switch {
+		case c.AfterPlugins:
+			return feature{}, afterPlugins(name)
 		case c.Kind == features.KindString:
 			return feature{}, fmt.Errorf("feature %s is a text column: only numeric columns can be features", name)
 		case name == "tunnel_id":
@@ -149,6 +153,12 @@ func resolveFeature(name string, run RunColumns, early bool) (feature, error) {
 }
 
 func isL7(name string) bool { return strings.HasPrefix(name, "application_") }
+
+// afterPlugins refuses a column set after the plugins and models run
+// (features.Column.AfterPlugins: the system visibility columns).
+func afterPlugins(name string) error {
+	return fmt.Errorf("feature %s: the system visibility columns are set after the plugins and models run, they cannot be features", name)
+}
 
 // modelDef is what a model's instances share.
 type modelDef struct {

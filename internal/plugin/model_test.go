@@ -15,6 +15,7 @@ import (
 func TestResolveFeature(t *testing.T) {
 	base := RunColumns{Schema: features.Schema{Tunnel: true, L7: true}}
 	full := RunColumns{Schema: features.Schema{Tunnel: true, Stats: true, SPLT: true, L7: true}, SPLT: 10}
+	system := RunColumns{Schema: features.Schema{System: features.SystemFull}}
 	for _, c := range []struct {
 		name  string
 		run   RunColumns
@@ -44,6 +45,9 @@ func TestResolveFeature(t *testing.T) {
 		{"tunnel_id", RunColumns{}, false, "needs --decode-tunnels", 0},
 		{"id", full, false, "not a feature", 0},
 		{"system_process_pid", full, false, "after the plugins", 0},
+		{"system_process_pid", system, false, "after the plugins", 0},
+		{"system_peer_uid", system, true, "after the plugins", 0},
+		{"system_bogus", system, false, "not a column", 0},
 		{"Bidirectional_packets", full, false, "not a column", 0},
 		{"udps.x", full, false, "not a column", 0},
 	} {
