@@ -197,4 +197,13 @@ func TestResolveReadsOnce(t *testing.T) {
 	if n := tb.Stats().FDScans - scans; n == 0 || n > procs {
 		t.Errorf("resolve read %d fd dirs for two unowned sockets, want 1 to %d", n, procs)
 	}
+	// A poll gives up on them (orphans): lookups no longer search for them.
+	mustPoll(t, tb)
+	if st := tb.Stats(); st.Unowned != 3 {
+		t.Fatalf("Unowned = %d, want 3 (the fixture's orphan and these two)", st.Unowned)
+	}
+	scans = tb.Stats().FDScans
+	if n := tb.resolve(flows); n != 0 || tb.Stats().FDScans != scans {
+		t.Errorf("resolve of orphans: %d found, %d fd dirs read; want 0 and 0", n, tb.Stats().FDScans-scans)
+	}
 }

@@ -464,11 +464,13 @@ func (t *Table) now() int64 {
 
 // Resolve looks up at once the connected sockets of a new flow, src to
 // dst in either direction, without a whole poll: it reads the tables of
-// the flow's protocol and, for a socket whose inode has no known owner,
-// the fd dirs of the processes most likely to hold it: those that last
-// opened a new socket, then the youngest, then processes not seen
-// before. It stops when the owner is found, records it as a poll would,
-// and reports whether a socket of the flow was found with its owner. What it misses is left to the next Poll.
+// the flow's protocol and, for a socket whose inode has no known owner
+// and that the last poll did not give up on (an orphan), the fd dirs of
+// the processes most likely to hold it: those that last opened a new
+// socket, then the youngest, then processes not seen before. It stops
+// when the owner is found, records it as a poll would, and reports
+// whether a socket of the flow was found with its owner. What it misses
+// is left to the next Poll.
 func (t *Table) Resolve(proto uint8, src, dst netip.AddrPort) bool {
 	return t.resolve([]sockKey{{proto, src, dst}}) == 1
 }
@@ -505,7 +507,9 @@ func (t *Table) resolve(flows []sockKey) int {
 			if ino == 0 {
 				continue
 			}
-			if _, owned := t.owners[ino]; !owned {
+			_, owned := t.owners[ino]
+			_, gaveUp := t.orphans[ino]
+			if !owned && !gaveUp {
 				if unknown == nil {
 					unknown = make(map[uint64]struct{})
 				}
