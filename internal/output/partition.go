@@ -151,16 +151,16 @@ type Partitioned struct {
 	cfg        PartitionConfig
 	intervalMS uint64
 
-	mu        sync.Mutex
-	cols      []features.Column // the columns in the files
-	keyCols   []features.Column // the column of each key
-	parts     map[string]*partition
-	open      []*partition // with an open file, least recently written first
-	curStart  uint64       // interval of the open files, ms
-	watermark uint64
-	files     []string
-	buf       []byte
-	err       error
+	mu       sync.Mutex
+	cols     []features.Column // the columns in the files
+	keyCols  []features.Column // the column of each key
+	parts    map[string]*partition
+	open     []*partition // with an open file, least recently written first
+	curStart uint64       // interval of the open files, ms
+	clock    expiryClock
+	files    []string
+	buf      []byte
+	err      error
 }
 
 type partition struct {
@@ -179,7 +179,7 @@ func NewPartitioned(cfg PartitionConfig) *Partitioned {
 	if cfg.MaxOpen == 0 {
 		cfg.MaxOpen = DefaultMaxOpenPartitions
 	}
-	return &Partitioned{cfg: cfg, intervalMS: uint64(cfg.Interval / time.Millisecond), parts: map[string]*partition{}}
+	return &Partitioned{cfg: cfg, intervalMS: uint64(cfg.Interval / time.Millisecond), parts: map[string]*partition{}, clock: expiryClock{now: cfg.Now}}
 }
 
 // CheckPartitionLayout reports a folder whose existing partition folders
@@ -247,14 +247,7 @@ func (s *Partitioned) Write(r *features.Record) error {
 		return s.err
 	}
 	if s.intervalMS > 0 {
-		var now uint64
-		if s.cfg.Now != nil {
-			now = uint64(s.cfg.Now().UnixMilli())
-		} else {
-			s.watermark = max(s.watermark, r.ExpiredMS)
-			now = s.watermark
-		}
-		s.enterInterval(now)
+		s.enterInterval(s.clock.at(r))
 	}
 	s.buf = s.appendPath(s.buf[:0], r)
 	p := s.parts[string(s.buf)]

@@ -232,17 +232,35 @@ type Rotating struct {
 	intervalMS uint64
 	dirFields  bool // the template's directory part has fields
 
-	mu        sync.Mutex
-	cols      []features.Column
-	cur       Sink
-	curStart  uint64 // interval start of cur, ms
-	curFlows  uint64
-	seq       uint64 // sequence number of the next file
-	watermark uint64 // packet time, ms
-	files     []string
-	used      map[string]bool // the names of the files opened
-	warned    bool
-	err       error
+	mu       sync.Mutex
+	cols     []features.Column
+	cur      Sink
+	curStart uint64 // interval start of cur, ms
+	curFlows uint64
+	seq      uint64 // sequence number of the next file
+	clock    expiryClock
+	files    []string
+	used     map[string]bool // the names of the files opened
+	warned   bool
+	err      error
+}
+
+// expiryClock is the clock by which files are cut into intervals
+// (RotateConfig.Now), shared by Rotating and Partitioned.
+type expiryClock struct {
+	now       func() time.Time // nil: packet time
+	watermark uint64           // packet time, ms
+}
+
+// at returns the clock, in ms, for writing r: the wall clock (now), or
+// the meter's clock when r expired; the latter never decreases along the
+// output (the max only guards hand-made records).
+func (c *expiryClock) at(r *features.Record) uint64 {
+	if c.now != nil {
+		return uint64(c.now().UnixMilli())
+	}
+	c.watermark = max(c.watermark, r.ExpiredMS)
+	return c.watermark
 }
 
 // NewRotating returns a Rotating sink; cfg must be valid (Validate).
@@ -253,6 +271,7 @@ func NewRotating(cfg RotateConfig) *Rotating {
 		dirFields:  templateHasFields(filepath.Dir(cfg.Template)),
 		used:       map[string]bool{},
 		seq:        cfg.FirstSeq,
+		clock:      expiryClock{now: cfg.Now},
 	}
 }
 
@@ -270,15 +289,7 @@ func (s *Rotating) Write(r *features.Record) error {
 	if s.err != nil {
 		return s.err
 	}
-	var now uint64
-	if s.cfg.Now != nil {
-		now = uint64(s.cfg.Now().UnixMilli())
-	} else {
-		// The meter's clock when the flow expired; it never decreases
-		// along the output (the max only guards hand-made records).
-		s.watermark = max(s.watermark, r.ExpiredMS)
-		now = s.watermark
-	}
+	now := s.clock.at(r)
 	start := now
 	if s.intervalMS > 0 {
 		start = now - now%s.intervalMS
