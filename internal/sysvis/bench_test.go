@@ -55,10 +55,7 @@ func BenchmarkPoll(b *testing.B) {
 		b.ReportAllocs()
 		cpu := cpuTime()
 		for b.Loop() {
-			tb, err := New(Options{Root: root})
-			if err != nil {
-				b.Fatal(err)
-			}
+			tb := mustNew(b, Options{Root: root})
 			if err := tb.Poll(); err != nil {
 				b.Fatal(err)
 			}
@@ -69,10 +66,7 @@ func BenchmarkPoll(b *testing.B) {
 		reportCPU(b, cpu)
 	})
 	b.Run("steady", func(b *testing.B) {
-		tb, err := New(Options{Root: root})
-		if err != nil {
-			b.Fatal(err)
-		}
+		tb := mustNew(b, Options{Root: root})
 		if err := tb.Poll(); err != nil {
 			b.Fatal(err)
 		}
@@ -92,10 +86,7 @@ func BenchmarkPoll(b *testing.B) {
 	// the changed fd dir (size on Linux >= 6.2 procfs, mtime here) points
 	// at the process, so it is rescanned first.
 	b.Run("one-new-socket", func(b *testing.B) {
-		tb, err := New(Options{Root: root})
-		if err != nil {
-			b.Fatal(err)
-		}
+		tb := mustNew(b, Options{Root: root})
 		if err := tb.Poll(); err != nil {
 			b.Fatal(err)
 		}

@@ -37,10 +37,7 @@ func removeLine(t *testing.T, path, s string) {
 func TestRetainedOwner(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
 	clk := &clock{time.UnixMilli(1_000_000)}
-	tb, err := New(Options{Root: root, Retain: 10 * time.Second, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: root, Retain: 10 * time.Second, Now: clk.now})
 	mustPoll(t, tb) // curl's 10.0.2.15:54321 -> 93.184.216.34:443 seen at 1,000,000
 	clk.t = clk.t.Add(time.Second)
 	// curl closes it: gone from the table and from its fds.
@@ -76,10 +73,7 @@ func TestLookupFlowBothEnds(t *testing.T) {
 	// gets the client end.
 	addSocket(t, root, 400, 5,
 		"   7: 0100007F:A028 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 4001 1 0000000000000000 100 0 0 10 0\n")
-	tb, err := New(Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: root})
 	mustPoll(t, tb)
 	now := time.Now().UnixMilli()
 	src, srcOK, dst, dstOK := tb.LookupFlow(ProtoTCP, ip("127.0.0.1"), 41000, ip("127.0.0.1"), 8080, now-60_000, now+60_000)
@@ -98,10 +92,7 @@ func TestPIDReuse(t *testing.T) {
 	}{{"reused", 7777}, {"exec", 1000}} {
 		t.Run(c.name, func(t *testing.T) {
 			root := copyTree(t, "testdata/proc")
-			tb, err := New(Options{Root: root})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tb := mustNew(t, Options{Root: root})
 			mustPoll(t, tb)
 			// Process 100 (curl, start 1000) is now wget.
 			os.WriteFile(filepath.Join(root, "100", "comm"), []byte("wget\n"), 0o644)
@@ -124,10 +115,7 @@ func TestPIDReuse(t *testing.T) {
 // among new processes. Lookup then sees it, as after a poll.
 func TestResolve(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
-	tb, err := New(Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: root})
 	mustPoll(t, tb)
 	ap := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
@@ -176,10 +164,7 @@ func TestResolve(t *testing.T) {
 // many of its flows have sockets no process is found to hold.
 func TestResolveReadsOnce(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
-	tb, err := New(Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: root})
 	mustPoll(t, tb)
 	procs := uint64(tb.Stats().Procs)
 	tcp := filepath.Join(root, "net", "tcp")

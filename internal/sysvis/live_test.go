@@ -29,10 +29,7 @@ func TestLiveProc(t *testing.T) {
 	}
 	defer u.Close()
 
-	tb, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{})
 	mustPoll(t, tb)
 	la := c.LocalAddr().(*net.TCPAddr).AddrPort()
 	ra := c.RemoteAddr().(*net.TCPAddr).AddrPort()

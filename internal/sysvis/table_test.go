@@ -43,6 +43,16 @@ func copyTree(t testing.TB, src string) string {
 	return dst
 }
 
+// mustNew opens a Table, failing the test if it cannot.
+func mustNew(t testing.TB, opt Options) *Table {
+	t.Helper()
+	tb, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb
+}
+
 func mustPoll(t testing.TB, tb *Table) {
 	t.Helper()
 	if err := tb.Poll(); err != nil {
@@ -53,10 +63,7 @@ func mustPoll(t testing.TB, tb *Table) {
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 func TestFixtureLookup(t *testing.T) {
-	tb, err := New(Options{Root: "testdata/proc", WithUID: true, WithExe: true, WithCmdline: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: "testdata/proc", WithUID: true, WithExe: true, WithCmdline: true})
 	mustPoll(t, tb)
 
 	cases := []struct {
@@ -106,10 +113,7 @@ func TestFixtureLookup(t *testing.T) {
 }
 
 func TestOptionalFieldsOff(t *testing.T) {
-	tb, err := New(Options{Root: "testdata/proc"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: "testdata/proc"})
 	mustPoll(t, tb)
 	o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 54321, ip("93.184.216.34"), 443)
 	if !ok || o.UID != -1 || o.Exe != "" || o.Cmdline != nil {
@@ -121,10 +125,7 @@ func TestOptionalFieldsOff(t *testing.T) {
 // orphan inode is rescanned for once and then given up on.
 func TestIncremental(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
-	tb, err := New(Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: root})
 	mustPoll(t, tb)
 	first := tb.Stats().LastFDScans
 	// 5 new processes, then a rescan of known processes for orphan 9999.
@@ -178,10 +179,7 @@ func TestIncremental(t *testing.T) {
 // read of its fds is skipped and counted, and the poll still succeeds.
 func TestVanishMidScan(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
-	tb, err := New(Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: root})
 	tb.beforeFDScan = func(pid int) {
 		if pid == 200 {
 			if err := os.RemoveAll(filepath.Join(root, "200")); err != nil {
@@ -213,10 +211,7 @@ func TestPermissionDenied(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(fd, 0o755) })
-	tb, err := New(Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: root})
 	mustPoll(t, tb)
 	if s := tb.Stats(); s.ProcErrors == 0 || s.Procs != 4 {
 		t.Errorf("stats: %+v", s)
@@ -227,10 +222,7 @@ func TestMissingNetFiles(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
 	os.Remove(filepath.Join(root, "net", "tcp6"))
 	os.Remove(filepath.Join(root, "net", "udp6"))
-	tb, err := New(Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: root})
 	mustPoll(t, tb)
 	if o, ok := tb.Lookup(ProtoTCP, ip("10.0.2.15"), 54321, ip("93.184.216.34"), 443); !ok || o.PID != 100 {
 		t.Errorf("%+v %v", o, ok)
@@ -310,10 +302,7 @@ func writeStat(t testing.TB, root string, pid int, comm string, start uint64) {
 // unowned inode) is dropped with its sockets, and counted.
 func TestVanishDuringRescan(t *testing.T) {
 	root := copyTree(t, "testdata/proc")
-	tb, err := New(Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: root})
 	mustPoll(t, tb)
 	errs := tb.Stats().ProcErrors
 	addSocket(t, root, 400, 9,
@@ -342,10 +331,7 @@ func TestVanishDuringRescan(t *testing.T) {
 
 // Lookup runs concurrently with Poll (run with -race).
 func TestConcurrentLookup(t *testing.T) {
-	tb, err := New(Options{Root: "testdata/proc"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := mustNew(t, Options{Root: "testdata/proc"})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
