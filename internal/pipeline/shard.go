@@ -180,18 +180,16 @@ func (s *sharder) send(k int) bool {
 	return s.qs[k].send(b)
 }
 
-// broadcast sends every meter its pending packets, then a marker.
+// broadcast marks every meter's pending batch (an empty one if none) and
+// sends it: a meter acts on the marker after the batch's packets.
 func (s *sharder) broadcast(mark func(*batch)) bool {
-	if !s.flush() {
-		return false
-	}
-	for _, q := range s.qs {
-		b, ok := q.get()
+	for k := range s.qs {
+		b, ok := s.batchOf(k)
 		if !ok {
 			return false
 		}
 		mark(b)
-		if !q.send(b) {
+		if !s.send(k) {
 			return false
 		}
 	}
