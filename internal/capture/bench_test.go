@@ -138,9 +138,11 @@ func drain(tb testing.TB, src Source) (packets int, bytes int64) {
 	}
 }
 
-// BenchmarkReadRealistic is the bare read loop over the realistic capture
-// (see corpus.Realistic), one whole file per op: the packets per second a
-// run's reading alone reaches, the baseline of the pipeline's rates.
+// BenchmarkReadRealistic reads the realistic capture (see
+// corpus.Realistic), one whole file per op, with no decoding: the cost of
+// the reader alone (in-place reading, docs/design.md). The baseline of the
+// pipeline's rates, reading and decoding, is the pipeline's
+// BenchmarkRealisticRead, which scripts/bench-realistic runs.
 func BenchmarkReadRealistic(b *testing.B) {
 	path := corpus.Realistic(b)
 	var packets, bytes int64
