@@ -327,9 +327,7 @@ func (t *Table) Poll() error {
 			continue
 		}
 		if pi, ok := read[p.PID]; ok {
-			pi.seen = gen
-			t.procs[p.PID] = pi
-			t.link(p.PID, pi, nil)
+			t.addProc(p.PID, pi, gen)
 		}
 	}
 	// Drop dead processes and their inodes.
@@ -578,10 +576,8 @@ func (t *Table) findOwners(unknown map[uint64]struct{}) {
 			t.stats.ProcErrors++
 			continue
 		}
-		pi.seen = t.gen
 		t.stats.FDScans++
-		t.procs[p.PID] = pi
-		t.link(p.PID, pi, nil)
+		t.addProc(p.PID, pi, t.gen)
 		t.found(pi, unknown, t.gen+1)
 	}
 }
@@ -623,6 +619,14 @@ func (t *Table) found(pi *procInfo, unknown map[uint64]struct{}, gen uint64) {
 			delete(unknown, ino)
 		}
 	}
+}
+
+// addProc makes pi, read by readProc, the known process pid, listed by
+// the poll of generation gen, and links the inodes it holds.
+func (t *Table) addProc(pid int, pi *procInfo, gen uint64) {
+	pi.seen = gen
+	t.procs[pid] = pi
+	t.link(pid, pi, nil)
 }
 
 // dropProc forgets a process and the inodes it owned.
