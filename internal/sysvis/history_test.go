@@ -192,3 +192,41 @@ func TestResolveReadsOnce(t *testing.T) {
 		t.Errorf("resolve of orphans: %d found, %d fd dirs read; want 0 and 0", n, tb.Stats().FDScans-scans)
 	}
 }
+
+// A process that the lookup at a new flow finds while a poll reads the new
+// processes, after the poll listed them, is not taken for dead by that
+// poll: it stays known, first to be read for its next socket.
+func TestResolveDuringPoll(t *testing.T) {
+	root := copyTree(t, "testdata/proc")
+	tb := mustNew(t, Options{Root: root})
+	mustPoll(t, tb)
+	mkProc(t, root, 700, "sleep") // new: the next poll reads it without the lock
+	ap := netip.MustParseAddrPort
+	resolved := false
+	tb.beforeFDScan = func(pid int) {
+		if pid != 700 || resolved {
+			return
+		}
+		resolved = true
+		// wget starts and connects after the poll listed the processes.
+		mkProc(t, root, 600, "wget", "socket:[1008]")
+		appendLine(t, filepath.Join(root, "net", "tcp"),
+			"   8: 0F02000A:AFCB 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1008 1 0000000000000000 100 0 0 10 0\n")
+		if !tb.Resolve(ProtoTCP, ap("10.0.2.15:45003"), ap("1.1.1.1:443")) {
+			t.Error("Resolve did not find wget's socket")
+		}
+	}
+	mustPoll(t, tb)
+	if !resolved {
+		t.Fatal("the poll did not read the new process")
+	}
+	if _, ok := tb.procs[600]; !ok {
+		t.Error("the poll dropped the process the lookup had just found")
+	}
+	addSocket(t, root, 600, 1,
+		"   9: 0F02000A:AFCC 01010101:01BB 01 00000000:00000000 00:00000000 00000000  1000        0 1009 1 0000000000000000 100 0 0 10 0\n")
+	scans := tb.Stats().FDScans
+	if !tb.Resolve(ProtoTCP, ap("10.0.2.15:45004"), ap("1.1.1.1:443")) || tb.Stats().FDScans-scans != 1 {
+		t.Errorf("wget's second socket: %d fd dirs read, want 1", tb.Stats().FDScans-scans)
+	}
+}

@@ -90,7 +90,9 @@ type procInfo struct {
 	inodes []uint64 // socket inodes found in its fd dir at the last scan
 	fdSize int64    // size of the fd dir at the last scan (= open fds on Linux >= 6.2, else 0)
 	fdMod  int64    // its mtime (UnixNano): static on procfs, changes in fixture trees
-	seen   uint64   // poll generation in which the pid was last listed
+	// seen is the poll generation in which the pid was last listed, or
+	// the next one's when a lookup between polls found it.
+	seen uint64
 	// lastNew is the generation in which a rescan last found it owning a
 	// socket not known before.
 	lastNew uint64
@@ -577,7 +579,9 @@ func (t *Table) findOwners(unknown map[uint64]struct{}) {
 			continue
 		}
 		t.stats.FDScans++
-		t.addProc(p.PID, pi, t.gen)
+		// Listed as by the next poll: one under way listed the processes
+		// before this one, and must not take it for dead.
+		t.addProc(p.PID, pi, t.gen+1)
 		t.found(pi, unknown, t.gen+1)
 	}
 }
