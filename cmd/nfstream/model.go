@@ -54,51 +54,37 @@ func cutModelFlag(flag, v string) (name, value string, err error) {
 	return name, value, nil
 }
 
+// byModel parses the NAME=VALUE values of --flag, each with parse(v,
+// VALUE), by name: a NAME given twice, or without its --model NAME=FILE
+// (in files), is a usage error.
+func byModel[T any](flag string, values []string, files map[string]string, parse func(v, value string) (T, error)) (map[string]T, error) {
+	out := map[string]T{}
+	for _, v := range values {
+		name, value, err := cutModelFlag(flag, v)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[name]; dup {
+			return nil, usagef("--%s %s given twice", flag, name)
+		}
+		if _, ok := files[name]; !ok {
+			return nil, usagef("--%s %s: no --model %s=FILE", flag, name, name)
+		}
+		if out[name], err = parse(v, value); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // loadModels loads the files of --model and checks every model's features
 // against the run's columns, so that a bad model or feature is a usage
 // error before any capture is opened.
 func (o *options) loadModels() error {
 	m := &o.models
 	m.loaded, m.factories, m.meta = nil, nil, nil
-	feats := map[string][]string{}
-	for _, v := range m.features {
-		name, cols, err := cutModelFlag("model-features", v)
-		if err != nil {
-			return err
-		}
-		if _, dup := feats[name]; dup {
-			return usagef("--model-features %s given twice", name)
-		}
-		list := strings.Split(cols, ",")
-		for i := range list {
-			list[i] = strings.TrimSpace(list[i])
-			if list[i] == "" {
-				return usagef("--model-features %q: an empty column name", v)
-			}
-		}
-		feats[name] = list
-	}
-	at := map[string]uint64{}
-	for _, v := range m.at {
-		name, k, err := cutModelFlag("model-at", v)
-		if err != nil {
-			return err
-		}
-		if _, dup := at[name]; dup {
-			return usagef("--model-at %s given twice", name)
-		}
-		n, err := strconv.ParseUint(k, 10, 64)
-		if err != nil || n == 0 {
-			return usagef("--model-at %q: K must be a number of packets, 1 or more", v)
-		}
-		at[name] = n
-	}
-	run := plugin.RunColumns{Schema: o.schema(), SPLT: o.splt}
-	scripts := false
-	for _, p := range o.plugins {
-		scripts = scripts || strings.Contains(p, ".star")
-	}
 	files := map[string]string{}
+	var names []string // in the order given
 	for _, v := range m.models {
 		name, file, err := cutModelFlag("model", v)
 		if err != nil {
@@ -108,6 +94,38 @@ func (o *options) loadModels() error {
 			return usagef("--model %s given twice (%s and %s): each model needs its own name", name, prev, file)
 		}
 		files[name] = file
+		names = append(names, name)
+	}
+	feats, err := byModel("model-features", m.features, files, func(v, cols string) ([]string, error) {
+		list := strings.Split(cols, ",")
+		for i := range list {
+			list[i] = strings.TrimSpace(list[i])
+			if list[i] == "" {
+				return nil, usagef("--model-features %q: an empty column name", v)
+			}
+		}
+		return list, nil
+	})
+	if err != nil {
+		return err
+	}
+	at, err := byModel("model-at", m.at, files, func(v, k string) (uint64, error) {
+		n, err := strconv.ParseUint(k, 10, 64)
+		if err != nil || n == 0 {
+			return 0, usagef("--model-at %q: K must be a number of packets, 1 or more", v)
+		}
+		return n, nil
+	})
+	if err != nil {
+		return err
+	}
+	run := plugin.RunColumns{Schema: o.schema(), SPLT: o.splt}
+	scripts := false
+	for _, p := range o.plugins {
+		scripts = scripts || strings.Contains(p, ".star")
+	}
+	for _, name := range names {
+		file := files[name]
 		// One read for the model and its SHA-256, so the metadata names
 		// the bytes that were loaded.
 		data, err := os.ReadFile(file)
@@ -138,16 +156,6 @@ func (o *options) loadModels() error {
 			return usagef("%v", err)
 		}
 		m.factories = append(m.factories, f)
-	}
-	for name := range feats {
-		if _, ok := files[name]; !ok {
-			return usagef("--model-features %s: no --model %s=FILE", name, name)
-		}
-	}
-	for name := range at {
-		if _, ok := files[name]; !ok {
-			return usagef("--model-at %s: no --model %s=FILE", name, name)
-		}
 	}
 	return nil
 }

@@ -348,6 +348,10 @@ func TestModelUsageErrors(t *testing.T) {
 		{"at zero", []string{"--model", "m=" + bin, "--stats", "--splt", "10", "--model-at", "m=0"}, []string{"--model-at", "1 or more"}},
 		{"at unknown model", []string{"--model-at", "x=5"}, []string{"--model-at x", "no --model x"}},
 		{"features unknown model", []string{"--model-features", "x=a,b"}, []string{"--model-features x", "no --model x"}},
+		{"features twice", []string{"--model", "m=" + bin, "--model-features", with(0, "bidirectional_packets"), "--model-features", with(0, "bidirectional_packets")}, []string{"--model-features m given twice"}},
+		{"features empty name", []string{"--model", "m=" + bin, "--model-features", "m=bidirectional_packets,,bidirectional_bytes"}, []string{"--model-features", "an empty column name"}},
+		{"at twice", []string{"--model", "m=" + bin, "--stats", "--splt", "10", "--model-at", "m=3", "--model-at", "m=4"}, []string{"--model-at m given twice"}},
+		{"at not a number", []string{"--model", "m=" + bin, "--stats", "--splt", "10", "--model-at", "m=five"}, []string{"--model-at", "m=five", "1 or more"}},
 		{"early L7", []string{"--model", "m=" + bin, "--stats", "--splt", "10", "--model-at", "m=3", "--model-features", with(0, "application_confidence")}, []string{"model m", "application_confidence", "--model-at"}},
 	}, onnxCases...) {
 		t.Run(c.name, func(t *testing.T) {
