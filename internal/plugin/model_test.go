@@ -70,7 +70,7 @@ func TestResolveFeature(t *testing.T) {
 // exported flow by name through
 // Flow.Attr (what a Starlark script does) and through the column
 // accessors a model resolves once (what the model plugin does), best
-// rounds of 100 flows, and reports the ratio (docs/models.md section 2).
+// rounds of 100 flows, and reports the ratio (docs/models.md section 6).
 func BenchmarkModelFeatures(b *testing.B) {
 	schema := features.Schema{Tunnel: true, Stats: true, SPLT: true}
 	cols := schema.Columns()
