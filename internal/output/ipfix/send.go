@@ -83,6 +83,18 @@ func (e *Exporter) run() {
 	}
 	tick := time.NewTicker(period)
 	defer tick.Stop()
+	// lose ends a TCP session whose collector went away: Write no longer
+	// waits on a full buffer, and the records wait for the next
+	// connection.
+	lose := func(at time.Time, cause string) {
+		s.conn.Close()
+		s, downSince = nil, at
+		e.warn("%s; buffering up to %d flows and reconnecting", cause, e.cfg.Buffer)
+		e.mu.Lock()
+		e.up = false
+		e.cond.Broadcast()
+		e.mu.Unlock()
+	}
 	for {
 		now := e.cfg.Now()
 		if s == nil && !now.Before(nextDial) {
@@ -129,25 +141,16 @@ func (e *Exporter) run() {
 		if s != nil {
 			var err error
 			batch, err = e.send(s, &msg, batch, now)
-			if err != nil {
+			if err != nil && tcp {
+				lose(now, fmt.Sprintf("connection lost (%v)", err))
+			} else if err != nil {
+				// UDP: the batch is lost; a new socket sends the
+				// templates first.
 				s.conn.Close()
-				if !tcp {
-					e.warn("%v", err)
-					e.drop(batch)
-					batch = batch[:0]
-				} else {
-					e.warn("connection lost (%v); buffering up to %d flows and reconnecting", err, e.cfg.Buffer)
-					downSince = now
-					s = nil
-					e.mu.Lock()
-					e.up = false
-					e.cond.Broadcast()
-					e.mu.Unlock()
-				}
-				s = nil
-				if !tcp {
-					nextDial = time.Time{}
-				}
+				s, nextDial = nil, time.Time{}
+				e.warn("%v", err)
+				e.drop(batch)
+				batch = batch[:0]
 			}
 		} else if !tcp {
 			e.drop(batch)
@@ -190,17 +193,8 @@ func (e *Exporter) run() {
 		select {
 		case <-e.kick:
 		case <-tick.C:
-		case <-dead:
-			if s != nil {
-				s.conn.Close()
-				e.warn("the collector closed the connection; buffering up to %d flows and reconnecting", e.cfg.Buffer)
-				downSince = e.cfg.Now()
-				s = nil
-				e.mu.Lock()
-				e.up = false
-				e.cond.Broadcast()
-				e.mu.Unlock()
-			}
+		case <-dead: // only a session's, so s is set
+			lose(e.cfg.Now(), "the collector closed the connection")
 		case <-retry:
 		}
 	}
