@@ -159,7 +159,7 @@ type ianaColumn struct {
 	id   uint16
 	pen  uint32
 	len4 uint16 // length in the IPv4 template
-	len6 uint16 // length in the IPv6 template (id+ipv6Delta for addresses)
+	len6 uint16 // length in the IPv6 template (NewSchema swaps in the IPv6 address ids)
 	typ  uint8
 	enc  encoder
 }
