@@ -702,7 +702,6 @@ func finishONNXClassifier(m *Model, out []float64) {
 		}
 	}
 	single := false
-	add := -1
 	switch len(m.base) {
 	case 2:
 		if hasBuf[1] {
@@ -716,47 +715,29 @@ func finishONNXClassifier(m *Model, out []float64) {
 		s[0] = float64(float32(s[0]) + m.base[0])
 		single = !hasBuf[1]
 	case 0:
-		add = 3
 		single = !hasBuf[1]
 	}
 	if !single {
 		transform(m.post, s)
 		return
 	}
-	pos := float32(0)
-	if hasBuf[0] {
-		pos = float32(s[0])
-	}
-	if m.binary {
-		switch {
-		case m.positive && pos > 0.5:
-			add = 0
-		case m.positive:
-			add = 1
-		case pos > 0:
-			add = 2
-		default:
-			add = 3
-		}
-	}
+	// One score v for two columns. (onnxruntime also tells v > 0.5 from
+	// v <= 0.5 under all weights >= 0, for its label output, which is not
+	// used here: the probabilities are the same.)
 	v := float32(s[0])
-	if m.post == postProbit {
+	switch {
+	case m.post == postProbit:
 		s[0], s[1] = float64(probit32(v)), 0
-		return
-	}
-	switch add {
-	case 0, 1:
+	case m.binary && m.positive:
 		s[0], s[1] = float64(1-v), float64(v)
-	case 2, 3:
-		if m.post == postLogistic {
-			s[0], s[1] = float64(logistic32(-v)), float64(logistic32(v))
-		} else if add == 2 {
-			s[0], s[1] = float64(-v), float64(v)
-		} else {
-			s[0], s[1] = float64(v), float64(-v)
-		}
-	default:
+	case !m.binary && len(m.base) == 1:
 		s[0], s[1] = float64(v), 0
+	case m.post == postLogistic:
+		s[0], s[1] = float64(logistic32(-v)), float64(logistic32(v))
+	case m.binary && hasBuf[0] && v > 0:
+		s[0], s[1] = float64(-v), float64(v)
+	default:
+		s[0], s[1] = float64(v), float64(-v)
 	}
 }
 
