@@ -25,7 +25,6 @@ const (
 	nodeDomain    = 7 // NodeProto.domain
 
 	attrName    = 1 // AttributeProto.name
-	attrF       = 2
 	attrI       = 3
 	attrS       = 4
 	attrT       = 5
@@ -75,7 +74,6 @@ type onnxNode struct {
 }
 
 type onnxAttr struct {
-	f       float32
 	i       int64
 	s       string
 	floats  []float32
@@ -256,8 +254,6 @@ func parseAttr(b []byte) (string, *onnxAttr, error) {
 		switch {
 		case num == attrName && typ == protowire.BytesType:
 			name = string(v)
-		case num == attrF && typ == protowire.Fixed32Type:
-			a.f = math.Float32frombits(uint32(u))
 		case num == attrI && typ == protowire.VarintType:
 			a.i = int64(u)
 		case num == attrS && typ == protowire.BytesType:
