@@ -122,7 +122,8 @@ func (o *options) loadModels() error {
 	run := plugin.RunColumns{Schema: o.schema(), SPLT: o.splt}
 	scripts := false
 	for _, p := range o.plugins {
-		scripts = scripts || strings.Contains(p, ".star")
+		_, _, script := splitPlugin(p)
+		scripts = scripts || script
 	}
 	for _, name := range names {
 		file := files[name]

@@ -216,3 +216,25 @@ func TestPluginSlicer4Corpus(t *testing.T) {
 func TestPluginSlicer1Corpus(t *testing.T) {
 	comparePluginCorpus(t, "slicer1", "flow_slicer:limit=1")
 }
+
+// TestSplitPlugin: a --plugin value is a script when it ends in .star or
+// has .star before its arguments, a built-in otherwise; --plugin and
+// --model use this one rule.
+func TestSplitPlugin(t *testing.T) {
+	for _, c := range []struct {
+		spec, file, args string
+		script           bool
+	}{
+		{"a.star", "a.star", "", true},
+		{"dir/a.star:x=1,y=2", "dir/a.star", "x=1,y=2", true},
+		{"a.star:f=b.star", "a.star", "f=b.star", true},
+		{"splt", "splt", "", false},
+		{"flow_slicer:limit=5", "flow_slicer", "limit=5", false},
+		{"a.starx", "a.starx", "", false},
+	} {
+		file, args, script := splitPlugin(c.spec)
+		if file != c.file || args != c.args || script != c.script {
+			t.Errorf("splitPlugin(%q) = %q, %q, %v; want %q, %q, %v", c.spec, file, args, script, c.file, c.args, c.script)
+		}
+	}
+}

@@ -171,32 +171,38 @@ func (o *options) validate(args []string) error {
 	return o.out.validate(o.schema().Columns())
 }
 
+// splitPlugin splits a --plugin value into the plugin, a Starlark file
+// FILE.star (script) or a built-in's name, and its arguments.
+func splitPlugin(spec string) (file, args string, script bool) {
+	if i := strings.Index(spec, ".star:"); i >= 0 {
+		return spec[:i+len(".star")], spec[i+len(".star:"):], true
+	}
+	if strings.HasSuffix(spec, ".star") {
+		return spec, "", true
+	}
+	file, args, _ = strings.Cut(spec, ":")
+	return file, args, false
+}
+
 // loadPlugins loads the plugins of --plugin, in order: a script that does
 // not compile or whose top level fails is refused here, before any
 // output exists.
 func (o *options) loadPlugins() error {
 	o.factories = nil
 	for _, spec := range o.plugins {
-		file, args := spec, ""
-		if i := strings.Index(spec, ".star:"); i >= 0 {
-			file, args = spec[:i+len(".star")], spec[i+len(".star:"):]
-		}
-		builtin := !strings.HasSuffix(file, ".star")
-		if builtin {
-			file, args, _ = strings.Cut(spec, ":")
-			if !plugin.IsBuiltin(file) {
-				return usagef("--plugin %q: give a Starlark file FILE.star or a built-in plugin (%s), optionally followed by :name=value,...", spec, strings.Join(plugin.BuiltinNames(), ", "))
-			}
+		file, args, script := splitPlugin(spec)
+		if !script && !plugin.IsBuiltin(file) {
+			return usagef("--plugin %q: give a Starlark file FILE.star or a built-in plugin (%s), optionally followed by :name=value,...", spec, strings.Join(plugin.BuiltinNames(), ", "))
 		}
 		kw, err := plugin.ParseArgs(args)
 		if err != nil {
 			return usagef("--plugin %q: %v", spec, err)
 		}
 		var f plugin.Factory
-		if builtin {
-			f, err = plugin.LoadBuiltin(file, kw)
-		} else {
+		if script {
 			f, err = plugin.LoadStarlark(file, kw, o.models.loaded)
+		} else {
+			f, err = plugin.LoadBuiltin(file, kw)
 		}
 		if err != nil {
 			return usagef("--plugin %s: %v", file, err)
