@@ -89,7 +89,7 @@ func hasColumn(cols []features.Column, name string) bool {
 func (o *options) openPartitioned(s *opened, fc output.FileConfig) error {
 	out := &o.out
 	prefix := o.shard.partPrefix()
-	removed, err := output.RemoveStalePartTemps(out.path, prefix)
+	removed, err := output.RemoveStalePartTemps(out.path, prefix, "")
 	for _, p := range removed {
 		out.warnf("removed %q, the temporary file of an earlier run that did not finish", p)
 	}

@@ -388,15 +388,25 @@ func nextPart(dir, prefix, ext string) (uint64, error) {
 	}
 	var next uint64
 	for _, e := range entries {
-		num, ok := strings.CutPrefix(e.Name(), prefix)
-		if num, ok = strings.CutSuffix(num, ext); !ok {
-			continue
-		}
-		if n, err := strconv.ParseUint(num, 10, 64); err == nil && n >= next {
+		if n, ok := partNumber(e.Name(), prefix, ext); ok && n >= next {
 			next = n + 1
 		}
 	}
 	return next, nil
+}
+
+// partNumber returns the number of a part file named prefix+digits+ext;
+// false for any other name (another shard's parts among them).
+func partNumber(name, prefix, ext string) (uint64, bool) {
+	num, ok := strings.CutPrefix(name, prefix)
+	if ok {
+		num, ok = strings.CutSuffix(num, ext)
+	}
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	return n, err == nil
 }
 
 // closeOpen closes the first n open part files (the least recently
@@ -482,11 +492,17 @@ func (s *Partitioned) Partitions() int {
 }
 
 // RemoveStalePartTemps removes, in every folder under dir, the temporary
-// part files (prefix, "part-" when empty) that killed runs left (see
-// RemoveStaleTemps). A dir that does not exist has nothing to remove.
-func RemoveStalePartTemps(dir, prefix string) (removed []string, err error) {
+// part files (named as PartitionConfig's Prefix and Ext name them, the
+// same defaults when empty) that killed runs left (see RemoveStaleTemps).
+// Only this run's names count: an unsharded run leaves the temporary
+// files of shards alone, whose process ids may be another machine's. A
+// dir that does not exist has nothing to remove.
+func RemoveStalePartTemps(dir, prefix, ext string) (removed []string, err error) {
 	if prefix == "" {
 		prefix = "part-"
+	}
+	if ext == "" {
+		ext = ".parquet"
 	}
 	werr := filepath.WalkDir(dir, func(path string, d fs.DirEntry, walkErr error) error {
 		if walkErr != nil {
@@ -498,7 +514,7 @@ func RemoveStalePartTemps(dir, prefix string) (removed []string, err error) {
 		if !d.IsDir() {
 			return nil
 		}
-		r, derr := removeStaleIn(path, func(base string) bool { return strings.HasPrefix(base, prefix) })
+		r, derr := removeStaleIn(path, func(base string) bool { _, ok := partNumber(base, prefix, ext); return ok })
 		removed = append(removed, r...)
 		if derr != nil && err == nil {
 			err = derr

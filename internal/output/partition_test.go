@@ -341,3 +341,53 @@ func FuzzHiveValue(f *testing.F) {
 		}
 	})
 }
+
+// TestRemoveStalePartTemps: the temporary part files of dead processes
+// are removed at any depth, those of a live one kept, and only names of
+// this run's parts count: an unsharded run keeps a shard's (its pid may be
+// another machine's), and a shard keeps the others'.
+func TestRemoveStalePartTemps(t *testing.T) {
+	dir := t.TempDir()
+	dead, live := strconv.Itoa(deadPID), strconv.Itoa(os.Getpid())
+	files := map[string]string{ // path: the prefix whose run removes it
+		"date=2024-01-01/.part-000001.parquet.tmp-" + dead + "-1":        "part-",
+		"date=2024-01-01/hour=3/.part-000002.parquet.tmp-" + dead + "-2": "part-",
+		"date=2024-01-01/.part-000003.parquet.tmp-" + live + "-3":        "",
+		"date=2024-01-01/.part-1of4-000001.parquet.tmp-" + dead + "-4":   "part-1of4-",
+		"date=2024-01-01/.part-1of40-000001.parquet.tmp-" + dead + "-5":  "",
+		"date=2024-01-01/.part-000004.csv.tmp-" + dead + "-6":            "",
+		"date=2024-01-01/.part-x.parquet.tmp-" + dead + "-7":             "",
+	}
+	for p := range files {
+		touch(t, filepath.Join(dir, p))
+	}
+	for _, prefix := range []string{"part-", "part-1of4-"} {
+		arg := prefix
+		if arg == "part-" {
+			arg = "" // the default
+		}
+		removed, err := RemoveStalePartTemps(dir, arg, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for p, by := range files {
+			if by == prefix {
+				want = append(want, filepath.Join(dir, p))
+			}
+		}
+		slices.Sort(removed)
+		slices.Sort(want)
+		if !slices.Equal(removed, want) {
+			t.Errorf("prefix %q: removed %q, want %q", prefix, removed, want)
+		}
+	}
+	for p, by := range files {
+		if _, err := os.Stat(filepath.Join(dir, p)); (err == nil) != (by == "") {
+			t.Errorf("%s: exists %v", p, err == nil)
+		}
+	}
+	if removed, err := RemoveStalePartTemps(filepath.Join(dir, "none"), "", ""); len(removed) != 0 || err != nil {
+		t.Errorf("a folder that does not exist: %q, %v", removed, err)
+	}
+}
