@@ -37,6 +37,7 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzFastPath$$' -fuzztime $(FUZZTIME) ./internal/decode
 	$(GO) test -run '^$$' -fuzz '^FuzzGopacketOracle$$' -fuzztime $(FUZZTIME) ./internal/decode
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendPyFloat$$' -fuzztime $(FUZZTIME) ./internal/output
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendInt$$' -fuzztime $(FUZZTIME) ./internal/output
 	$(GO) test -run '^$$' -fuzz '^FuzzHiveValue$$' -fuzztime $(FUZZTIME) ./internal/output
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/testing/ipfixread
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCollector$$' -fuzztime $(FUZZTIME) ./internal/output/ipfix

@@ -134,3 +134,40 @@ func BenchmarkSinks(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRows formats the corpus's flows as CSV and JSONL rows into a
+// reused buffer, the formatters' work on the file path (RowSink.Rows),
+// without the destination: with the defaults' columns (nDPI on) and with
+// --n-dissections 0 (no L7 columns), both with --stats --splt 10.
+func BenchmarkRows(b *testing.B) {
+	recs := corpusRecords(b)
+	for _, sc := range []struct {
+		name   string
+		schema features.Schema
+	}{
+		{"dpi", benchSchema},
+		{"nodpi", features.Schema{Tunnel: true, Stats: true, SPLT: true}},
+	} {
+		cols := sc.schema.Columns()
+		for _, f := range []struct {
+			name string
+			sink output.RowSink
+		}{
+			{"csv", output.NewCSV(io.Discard, "bench")},
+			{"jsonl", output.NewJSONL(io.Discard, "bench")},
+		} {
+			b.Run(sc.name+"/"+f.name, func(b *testing.B) {
+				if err := f.sink.Begin(cols); err != nil {
+					b.Fatal(err)
+				}
+				row := f.sink.Rows()
+				var buf []byte
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					buf = row(buf[:0], &recs[i%len(recs)])
+				}
+			})
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bytes"
 	"math"
 	"strconv"
 )
@@ -27,52 +26,19 @@ func AppendPyFloat(dst []byte, f float64) []byte {
 	}
 	// Integral values below 10^16 (counts, sizes, whole means) print as
 	// the integer and ".0", without the search for the shortest decimal.
-	if math.Abs(f) < 1e16 && f == math.Trunc(f) {
-		return append(strconv.AppendInt(dst, int64(f), 10), ".0"...)
+	a := math.Abs(f)
+	if a < 1e16 && f == math.Trunc(f) {
+		return append(appendInt(dst, int64(f)), ".0"...)
 	}
-	// The shortest decimal once, as [-]d[.ddd]e±XX, laid out positionally
-	// when Python would.
-	var buf [32]byte
-	b := strconv.AppendFloat(buf[:0], f, 'e', -1, 64)
-	e := bytes.IndexByte(b, 'e')
-	mant, exp := b[:e], 0
-	for _, c := range b[e+2:] {
-		exp = exp*10 + int(c-'0')
+	// Python writes the shortest decimal positionally when its exponent
+	// is in [-4, 16), which is when 1e-4 <= |f| < 1e16: rounding a
+	// decimal to a float keeps order, 1e16 is a float and 1e-4 the float
+	// 10^-4 rounds to, so the shortest decimal of |f| is at least 10^-4
+	// (below 10^16) exactly when |f| is. Not integral, it has a point.
+	if a >= 1e-4 && a < 1e16 {
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
 	}
-	if b[e+1] == '-' {
-		exp = -exp
-	}
-	if exp < -4 || exp >= 16 {
-		// Go's shortest 'e' format matches Python's: no trailing ".0",
-		// a sign and at least two exponent digits.
-		return append(dst, b...)
-	}
-	if mant[0] == '-' {
-		dst = append(dst, '-')
-		mant = mant[1:]
-	}
-	// The digits: mant without its point.
-	var digitBuf [20]byte
-	digits := append(digitBuf[:0], mant[0])
-	if len(mant) > 2 {
-		digits = append(digits, mant[2:]...)
-	}
-	switch {
-	case exp < 0:
-		dst = append(dst, "0."...)
-		for range -exp - 1 {
-			dst = append(dst, '0')
-		}
-		return append(dst, digits...)
-	case len(digits) <= exp+1:
-		dst = append(dst, digits...)
-		for range exp + 1 - len(digits) {
-			dst = append(dst, '0')
-		}
-		return append(dst, ".0"...)
-	default:
-		dst = append(dst, digits[:exp+1]...)
-		dst = append(dst, '.')
-		return append(dst, digits[exp+1:]...)
-	}
+	// Scientific: Go's shortest 'e' format matches Python's (no trailing
+	// ".0", a sign and at least two exponent digits).
+	return strconv.AppendFloat(dst, f, 'e', -1, 64)
 }

@@ -122,3 +122,40 @@ func FuzzAppendPyFloat(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendInt compares appendInt and appendUint with strconv at every
+// digit count's bounds, into buffers with and without room.
+func TestAppendInt(t *testing.T) {
+	vals := []uint64{0, math.MaxUint64, math.MaxInt64, 1 << 63}
+	for p := uint64(1); p <= 1e19; p *= 10 {
+		vals = append(vals, p-1, p, p+1, 2*p-1)
+		if p == 1e19 {
+			break
+		}
+	}
+	for _, v := range vals {
+		for _, dst := range [][]byte{nil, []byte("x,"), make([]byte, 1, 64)} {
+			if got, want := string(appendUint(dst, v)), string(strconv.AppendUint(dst, v, 10)); got != want {
+				t.Errorf("appendUint(%q, %d) = %q, want %q", dst, v, got, want)
+			}
+			if got, want := string(appendInt(dst, int64(v))), string(strconv.AppendInt(dst, int64(v), 10)); got != want {
+				t.Errorf("appendInt(%q, %d) = %q, want %q", dst, int64(v), got, want)
+			}
+		}
+	}
+}
+
+// FuzzAppendInt checks appendInt and appendUint against strconv on any
+// 64 bits.
+func FuzzAppendInt(f *testing.F) {
+	f.Add(uint64(0))
+	f.Add(uint64(math.MaxUint64))
+	f.Fuzz(func(t *testing.T, v uint64) {
+		if got, want := string(appendUint([]byte("a"), v)), string(strconv.AppendUint([]byte("a"), v, 10)); got != want {
+			t.Fatalf("appendUint(%d) = %q, want %q", v, got, want)
+		}
+		if got, want := string(appendInt(nil, int64(v))), strconv.FormatInt(int64(v), 10); got != want {
+			t.Fatalf("appendInt(%d) = %q, want %q", int64(v), got, want)
+		}
+	})
+}

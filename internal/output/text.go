@@ -3,7 +3,6 @@ package output
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/nfstream-go/nfstream/internal/features"
@@ -38,19 +37,19 @@ type RowSink interface {
 // destination.
 const flushSize = 64 << 10
 
-// textSink holds what CSV and JSONL share: the columns, the format's row,
-// a reused row buffer and the destination.
+// textSink holds what CSV and JSONL share: the format's row of the
+// columns, a reused row buffer and the destination.
 type textSink struct {
-	w    io.Writer
-	name string // destination, for error messages
-	cols []features.Column
-	row  func(buf []byte, cols []features.Column, r *features.Record) []byte
-	buf  []byte
-	err  error
+	w     io.Writer
+	name  string // destination, for error messages
+	rowOf func(cols []features.Column) RowFormat
+	row   RowFormat // rowOf the columns, from Begin
+	buf   []byte
+	err   error
 }
 
-func newTextSink(w io.Writer, name string, row func([]byte, []features.Column, *features.Record) []byte) textSink {
-	return textSink{w: w, name: name, row: row, buf: make([]byte, 0, flushSize+4096)}
+func newTextSink(w io.Writer, name string, rowOf func([]features.Column) RowFormat) textSink {
+	return textSink{w: w, name: name, rowOf: rowOf, buf: make([]byte, 0, flushSize+4096)}
 }
 
 func (t *textSink) flush() error {
@@ -66,7 +65,7 @@ func (t *textSink) flush() error {
 
 // Write appends one row.
 func (t *textSink) Write(r *features.Record) error {
-	t.buf = t.row(t.buf, t.cols, r)
+	t.buf = t.row(t.buf, r)
 	return t.rowDone()
 }
 
@@ -79,13 +78,7 @@ func (t *textSink) rowDone() error {
 }
 
 // Rows returns the format's row of the columns (RowSink); nil before Begin.
-func (t *textSink) Rows() RowFormat {
-	if t.cols == nil {
-		return nil
-	}
-	cols, row := t.cols, t.row
-	return func(dst []byte, r *features.Record) []byte { return row(dst, cols, r) }
-}
+func (t *textSink) Rows() RowFormat { return t.row }
 
 // WriteRows writes rows formatted by the sink's Rows (RowSink).
 func (t *textSink) WriteRows(rows []byte) error {
@@ -124,12 +117,14 @@ type CSV struct{ textSink }
 // NewCSV returns a CSV sink writing to w; name names the destination in
 // errors. If w is an io.Closer, Close closes it.
 func NewCSV(w io.Writer, name string) *CSV {
-	return &CSV{newTextSink(w, name, appendCSVRow)}
+	return &CSV{newTextSink(w, name, func(cols []features.Column) RowFormat {
+		return func(dst []byte, r *features.Record) []byte { return appendCSVRow(dst, cols, r) }
+	})}
 }
 
 // Begin writes the header line.
 func (c *CSV) Begin(cols []features.Column) error {
-	c.cols = cols
+	c.row = c.rowOf(cols)
 	for i, col := range cols {
 		if i > 0 {
 			c.buf = append(c.buf, ',')
@@ -149,9 +144,9 @@ func appendCSVRow(buf []byte, cols []features.Column, r *features.Record) []byte
 		}
 		switch col.Kind {
 		case features.KindUint:
-			buf = strconv.AppendUint(buf, col.Uint(r), 10)
+			buf = appendUint(buf, col.Uint(r))
 		case features.KindInt:
-			buf = strconv.AppendInt(buf, col.Int(r), 10)
+			buf = appendInt(buf, col.Int(r))
 		case features.KindFloat:
 			buf = AppendPyFloat(buf, col.Float(r))
 		case features.KindString:
@@ -202,7 +197,7 @@ func appendList(buf []byte, col *features.Column, r *features.Record, sep string
 		if i > 0 {
 			buf = append(buf, sep...)
 		}
-		buf = strconv.AppendInt(buf, col.List(r, i), 10)
+		buf = appendInt(buf, col.List(r, i))
 	}
 	return append(buf, ']')
 }
@@ -215,30 +210,44 @@ type JSONL struct{ textSink }
 // NewJSONL returns a JSONL sink writing to w; name names the destination in
 // errors. If w is an io.Closer, Close closes it.
 func NewJSONL(w io.Writer, name string) *JSONL {
-	return &JSONL{newTextSink(w, name, appendJSONLRow)}
+	return &JSONL{newTextSink(w, name, jsonlRow)}
 }
 
-// Begin records the columns; JSONL has no header.
+// Begin prepares the rows; JSONL has no header.
 func (j *JSONL) Begin(cols []features.Column) error {
-	j.cols = cols
+	j.row = j.rowOf(cols)
 	return nil
 }
 
-// appendJSONLRow appends r's JSON object and its line end.
-func appendJSONLRow(buf []byte, cols []features.Column, r *features.Record) []byte {
-	buf = append(buf, '{')
+// jsonlRow returns the JSONL row of cols. Each column's key, quoted once
+// here with the separator before it ("{" for the first, "," after), is
+// copied into every row.
+func jsonlRow(cols []features.Column) RowFormat {
+	keys := make([]string, len(cols))
+	for i := range cols {
+		sep := byte(',')
+		if i == 0 {
+			sep = '{'
+		}
+		keys[i] = string(append(appendJSONString([]byte{sep}, cols[i].Name), ':'))
+	}
+	return func(dst []byte, r *features.Record) []byte { return appendJSONLRow(dst, cols, keys, r) }
+}
+
+// appendJSONLRow appends r's JSON object and its line end; keys are
+// jsonlRow's.
+func appendJSONLRow(buf []byte, cols []features.Column, keys []string, r *features.Record) []byte {
+	if len(cols) == 0 {
+		buf = append(buf, '{')
+	}
 	for i := range cols {
 		col := &cols[i]
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = appendJSONString(buf, col.Name)
-		buf = append(buf, ':')
+		buf = append(buf, keys[i]...)
 		switch col.Kind {
 		case features.KindUint:
-			buf = strconv.AppendUint(buf, col.Uint(r), 10)
+			buf = appendUint(buf, col.Uint(r))
 		case features.KindInt:
-			buf = strconv.AppendInt(buf, col.Int(r), 10)
+			buf = appendInt(buf, col.Int(r))
 		case features.KindFloat:
 			f := col.Float(r)
 			if f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308 {

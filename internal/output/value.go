@@ -32,7 +32,7 @@ func appendPyRepr(buf []byte, v any) []byte {
 	case nil:
 		return append(buf, "None"...)
 	case int64:
-		return strconv.AppendInt(buf, x, 10)
+		return appendInt(buf, x)
 	case float64:
 		return AppendPyFloat(buf, x)
 	case bool:
@@ -98,7 +98,7 @@ func appendJSONValue(buf []byte, v any) []byte {
 	case nil:
 		return append(buf, "null"...)
 	case int64:
-		return strconv.AppendInt(buf, x, 10)
+		return appendInt(buf, x)
 	case float64:
 		if x != x || x > 1.7976931348623157e308 || x < -1.7976931348623157e308 {
 			return append(buf, "null"...)
