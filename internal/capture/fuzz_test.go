@@ -3,8 +3,11 @@ package capture
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"testing"
+	"testing/iotest"
 )
 
 // pcapSeeds are small classic pcap files covering each header variant.
@@ -72,6 +75,7 @@ func FuzzPcapng(f *testing.F) {
 // the length of Data, and errors that are *FormatError naming the input at
 // an offset within it, or wrap ErrNotCapture; an error is sticky.
 func checkAnyInput(t *testing.T, data []byte) {
+	checkChunking(t, data)
 	src, err := NewReader(bytes.NewReader(data), "fuzz")
 	if err != nil {
 		checkInputError(t, err, len(data))
@@ -111,5 +115,38 @@ func checkInputError(t *testing.T, err error, size int) {
 	}
 	if fe.Name != "fuzz" || fe.Offset < 0 || fe.Offset > int64(size) || fe.Err == nil {
 		t.Fatalf("bad FormatError %+v for %d bytes of input", fe, size)
+	}
+}
+
+// checkChunking reads data whole and in small reads of the input (half
+// of what is asked, one byte at a time): the read buffer must give the
+// same records and the same error however the input arrives.
+func checkChunking(t *testing.T, data []byte) {
+	want := readAllRecords(bytes.NewReader(data))
+	for name, r := range map[string]io.Reader{
+		"half reads":     iotest.HalfReader(bytes.NewReader(data)),
+		"one-byte reads": iotest.OneByteReader(bytes.NewReader(data)),
+	} {
+		if got := readAllRecords(r); !slices.Equal(got, want) {
+			t.Fatalf("with %s:\n%q\nwhole:\n%q", name, got, want)
+		}
+	}
+}
+
+// readAllRecords describes every record of r and how reading it ended.
+func readAllRecords(r io.Reader) []string {
+	src, err := NewReader(r, "fuzz")
+	if err != nil {
+		return []string{"open: " + err.Error()}
+	}
+	defer src.Close()
+	var out []string
+	var p Packet
+	for {
+		err := src.Next(&p)
+		if err != nil {
+			return append(out, "end: "+err.Error())
+		}
+		out = append(out, fmt.Sprintf("%d.%06d %d/%d link %d %x", p.Sec, p.Usec, p.CapLen, p.Len, p.LinkType, p.Data))
 	}
 }

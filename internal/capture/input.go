@@ -1,14 +1,13 @@
 package capture
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"time"
 )
 
-// readBufferSize is the size of the bufio.Reader under every file source.
+// readBufferSize is the size of the read buffer under every file source.
 // Large reads amortise the system calls; records are decoded in place in
 // this buffer (input.take).
 const readBufferSize = 256 << 10
@@ -16,16 +15,27 @@ const readBufferSize = 256 << 10
 // minGrow is the smallest packet buffer allocated when one must grow.
 const minGrow = 4 << 10
 
-// input is the byte stream under a source: a buffered reader, the offset of
+// maxEmptyReads is how many reads in a row may return nothing, and no
+// error, before the input fails with io.ErrNoProgress (as bufio does).
+const maxEmptyReads = 100
+
+// input is the byte stream under a source: a read buffer, the offset of
 // the next unread byte (for error messages), and the packet buffer that
-// Packet.Data points into.
+// Packet.Data points into. The read buffer is the input's own rather than
+// a bufio.Reader so that taking a record that is already buffered, nearly
+// every record, is a slice and two additions (take).
 type input struct {
 	name string
-	r    *bufio.Reader
 	c    io.Closer // nil when the caller owns the reader
 	off  int64
+	// blk is the read buffer; blk[r:w] are the bytes read and not yet
+	// taken. rerr is the error the last read returned (io.EOF at the
+	// end), reported once the buffered bytes run out.
+	blk  []byte
+	r, w int
+	rerr error
 	buf  []byte
-	raw  counting // what the bufio.Reader reads from
+	raw  counting // what the read buffer is filled from
 	// dl, when set, is the file under a source whose reads may block (a
 	// pipe, FIFO, socket or terminal), for Interrupt.
 	dl deadliner
@@ -57,9 +67,8 @@ func (c *counting) Read(p []byte) (int, error) {
 }
 
 func newInput(r io.Reader, c io.Closer, name string) *input {
-	in := &input{name: name, c: c}
+	in := &input{name: name, c: c, blk: make([]byte, readBufferSize)}
 	in.raw.r = r
-	in.r = bufio.NewReaderSize(&in.raw, readBufferSize)
 	return in
 }
 
@@ -90,19 +99,87 @@ func (in *input) interrupt() {
 	}
 }
 
+// readErr returns the pending read error, once, and clears it.
+func (in *input) readErr() error {
+	err := in.rerr
+	in.rerr = nil
+	return err
+}
+
+// fillBlock reads once into the free end of the read buffer, first moving
+// the unread bytes to its start when the free end is not larger than
+// they are. It records the read's error in rerr.
+func (in *input) fillBlock() {
+	if in.r > 0 && len(in.blk)-in.w <= in.w-in.r {
+		in.w = copy(in.blk, in.blk[in.r:in.w])
+		in.r = 0
+	}
+	for range maxEmptyReads {
+		k, err := in.raw.Read(in.blk[in.w:])
+		in.w += k
+		if err != nil {
+			in.rerr = err
+			return
+		}
+		if k > 0 {
+			return
+		}
+	}
+	in.rerr = io.ErrNoProgress
+}
+
+// buffer reads until n <= readBufferSize bytes are buffered, the input
+// ends or a read fails (fillBlock makes room).
+func (in *input) buffer(n int) {
+	for in.w-in.r < n && in.rerr == nil {
+		in.fillBlock()
+	}
+}
+
+// wrap turns the error of a read that got fewer bytes than it asked for
+// into what the readers report: nil at the end of the input (they report
+// the short count), the error naming the input otherwise.
+func (in *input) wrap(err error) error {
+	if err == nil || err == io.EOF {
+		return nil
+	}
+	return fmt.Errorf("read %q: %w", in.name, err)
+}
+
 // read reads len(p) bytes and returns how many it got. A short count means
 // the input ended; err is set only when the underlying reader failed for
 // another reason.
 func (in *input) read(p []byte) (int, error) {
-	n, err := io.ReadFull(in.r, p)
-	in.off += int64(n)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = nil
+	got, empty := 0, 0
+	for got < len(p) {
+		if in.r == in.w {
+			if in.rerr != nil {
+				break
+			}
+			if len(p)-got >= len(in.blk) {
+				// As large as the buffer: read straight into p.
+				k, err := in.raw.Read(p[got:])
+				got += k
+				if in.rerr = err; k == 0 && err == nil {
+					if empty++; empty == maxEmptyReads {
+						in.rerr = io.ErrNoProgress
+					}
+				}
+				continue
+			}
+			in.r, in.w = 0, 0
+			in.fillBlock()
+			continue
+		}
+		k := copy(p[got:], in.blk[in.r:in.w])
+		in.r += k
+		got += k
 	}
-	if err != nil {
-		err = fmt.Errorf("read %q: %w", in.name, err)
+	in.off += int64(got)
+	if got == len(p) {
+		return got, nil
 	}
-	return n, err
+	return got, in.wrap(in.readErr())
 }
 
 // fill reads the next n bytes into in.buf and returns how many it got, with
@@ -142,33 +219,53 @@ func (in *input) fill(n int) (int, error) {
 // when the buffer's tail moves to its start to make room); larger ones
 // are copied into in.buf, as fill does.
 func (in *input) take(n int) ([]byte, error) {
+	if n <= in.w-in.r {
+		b := in.blk[in.r : in.r+n : in.r+n]
+		in.r += n
+		in.off += int64(n)
+		return b, nil
+	}
+	return in.takeSlow(n)
+}
+
+// takeSlow is take when the buffer holds fewer than n bytes.
+func (in *input) takeSlow(n int) ([]byte, error) {
 	if n > readBufferSize {
 		got, err := in.fill(n)
 		return in.buf[:got:got], err
 	}
-	b, err := in.r.Peek(n)
-	k, _ := in.r.Discard(len(b)) // the bytes are buffered: it cannot fail
+	in.buffer(n)
+	k := min(n, in.w-in.r)
+	b := in.blk[in.r : in.r+k : in.r+k]
+	in.r += k
 	in.off += int64(k)
-	if err == io.EOF {
-		err = nil
+	if k == n {
+		return b, nil
 	}
-	if err != nil {
-		err = fmt.Errorf("read %q: %w", in.name, err)
-	}
-	return b[:k:k], err
+	return b, in.wrap(in.readErr())
 }
 
 // discard skips n bytes and returns how many it skipped.
 func (in *input) discard(n int) (int, error) {
-	k, err := in.r.Discard(n)
-	in.off += int64(k)
-	if err == io.EOF {
-		err = nil
+	skipped := 0
+	for skipped < n {
+		if in.r == in.w {
+			if in.rerr != nil {
+				break
+			}
+			in.r, in.w = 0, 0
+			in.fillBlock()
+			continue
+		}
+		k := min(n-skipped, in.w-in.r)
+		in.r += k
+		skipped += k
 	}
-	if err != nil {
-		err = fmt.Errorf("read %q: %w", in.name, err)
+	in.off += int64(skipped)
+	if skipped == n {
+		return skipped, nil
 	}
-	return k, err
+	return skipped, in.wrap(in.readErr())
 }
 
 func (in *input) close() error {
