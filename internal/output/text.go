@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"unicode/utf8"
@@ -166,14 +167,11 @@ func appendCSVRow(buf []byte, cols []features.Column, r *features.Record) []byte
 	return append(buf, '\n')
 }
 
+var quote = []byte{'"'}
+
 // doubleQuotes doubles every '"' in buf[start:].
 func doubleQuotes(buf []byte, start int) []byte {
-	n := 0
-	for _, c := range buf[start:] {
-		if c == '"' {
-			n++
-		}
-	}
+	n := bytes.Count(buf[start:], quote)
 	if n == 0 {
 		return buf
 	}
