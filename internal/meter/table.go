@@ -97,6 +97,7 @@ func (t *table) grow() {
 	old := t.entries
 	t.entries = make([]uint64, 2*len(old))
 	t.mask = uint64(len(t.entries) - 1)
+	prefault(t.entries)
 	for _, e := range old {
 		if e == 0 {
 			continue
@@ -139,4 +140,17 @@ func (t *table) remove(h uint32, i int32) {
 	}
 	t.entries[hole] = 0
 	t.n--
+}
+
+// prefault writes one zero on each page of a new array. Fresh from the
+// system, its pages are first mapped to the shared zero page when the
+// rehash reads them, then copied when it writes: two faults a page, and
+// the second one flushes the mapping from every CPU that runs one of the
+// process's threads (an interrupt to each, costly with several meters).
+// Written first, a page takes a single fault and no flush.
+func prefault(a []uint64) {
+	const perPage = 4096 / 8
+	for i := 0; i < len(a); i += perPage {
+		a[i] = 0
+	}
 }
