@@ -38,13 +38,15 @@ import (
 
 // shardOf maps NFStream's direction-symmetric packet hash to one of n
 // meters, mixing it first so that sums of nearby addresses spread well.
+// The mixed hash is scaled to [0, n) by a multiplication rather than a
+// remainder: a division per packet was a fifth of the reader's sharding.
 func shardOf(h uint32, n int) int {
 	h ^= h >> 16
 	h *= 0x85ebca6b
 	h ^= h >> 13
 	h *= 0xc2b2ae35
 	h ^= h >> 16
-	return int(h % uint32(n))
+	return int(uint64(h) * uint64(n) >> 32)
 }
 
 // sharder is the reader's target on the sharded path.
