@@ -2,7 +2,6 @@ package meter
 
 import (
 	"fmt"
-	"slices"
 	"unsafe"
 
 	"github.com/nfstream-go/nfstream/internal/decode"
@@ -259,9 +258,17 @@ type ScanPoint struct {
 
 // IdleFunc receives, at scan point p of a batch, the creation indexes of
 // the flows that became idle since the previous report, oldest first
-// (valid only during the call), and bound, the creation index of the
-// meter's first flow that is not idle (the largest uint64 if none is).
-type IdleFunc func(p int, idle []uint64, bound uint64)
+// (valid only during the call), in one call or several of at most
+// idleChunk flows; the last has done set and bound, the creation index of
+// the meter's first flow that is not idle (the largest uint64 if none
+// is).
+type IdleFunc func(p int, idle []uint64, done bool, bound uint64)
+
+// idleChunk is the most flows an IdleFunc call reports. When the flow
+// that held the front back leaves, hundreds of thousands of flows behind
+// it turn out idle at one point; reported at once, their list would stay
+// allocated at that size.
+const idleChunk = 4096
 
 // ProcessShardBatch meters packets without running idle scans, for a
 // meter that is one of several sharing a capture: pkts[i] is the packet
@@ -292,24 +299,27 @@ func (m *Meter) reportIdle(pos int) {
 // reports them.
 func (m *Meter) reportPoint(p int) {
 	tick := m.points[p].Tick
+	if m.idle == nil {
+		m.idle = make([]uint64, 0, idleChunk)
+	}
 	idle := m.idle[:0]
 	for m.front != noSlot {
 		s := m.slot(m.front)
 		if last := s.flow.LastSeenMS; tick < last || tick-last < m.cfg.IdleTimeout {
 			break
 		}
-		if len(idle) == cap(idle) {
-			idle = slices.Grow(idle, max(cap(idle), 256)) // doubling: little garbage
+		if len(idle) == idleChunk {
+			m.onIdle(p, idle, false, 0)
+			idle = idle[:0]
 		}
 		idle = append(idle, s.created)
 		m.front = s.next
 	}
-	m.idle = idle
 	bound := uint64(1<<64 - 1)
 	if m.front != noSlot {
 		bound = m.slot(m.front).created
 	}
-	m.onIdle(p, idle, bound)
+	m.onIdle(p, idle, true, bound)
 }
 
 // group is how many packets each stage of batch handles at a time. Groups

@@ -255,3 +255,54 @@ func TestFlushAfterExportError(t *testing.T) {
 		t.Errorf("%d flows after one flow's two packets, want 1", m.ActiveFlows())
 	}
 }
+
+// TestIdleReportChunks checks ProcessShardBatch's report of many flows
+// turning idle at one scan point: every flow, oldest first, in calls of
+// at most idleChunk, done (with the bound) only on the last.
+func TestIdleReportChunks(t *testing.T) {
+	const flows = 2*idleChunk + 100
+	pkts := synthetic(2 * flows)
+	one := make([]decode.Packet, flows) // one packet of each flow
+	for i := range one {
+		one[i] = pkts[2*i]
+	}
+	times := make([]uint64, flows)
+	seqs := make([]uint64, flows)
+	for i := range seqs {
+		times[i], seqs[i] = 1_000, uint64(i)
+	}
+	m := mustNew(config(), func(*features.Record) error { return nil })
+	var got []uint64
+	calls, dones := 0, 0
+	onIdle := func(p int, idle []uint64, done bool, bound uint64) {
+		calls++
+		if len(idle) > idleChunk {
+			t.Fatalf("%d flows in one call, at most %d", len(idle), idleChunk)
+		}
+		if dones > 0 {
+			t.Fatalf("a call after the one marked done at point %d", p)
+		}
+		got = append(got, idle...)
+		if done {
+			dones++
+			if bound != 1<<64-1 {
+				t.Errorf("bound %d with every flow idle", bound)
+			}
+		}
+	}
+	if err := m.ProcessShardBatch(one, times, seqs, nil, onIdle); err != nil {
+		t.Fatal(err)
+	}
+	got, calls = nil, 0
+	// An empty batch whose one scan point comes after the idle timeout.
+	points := []ScanPoint{{Pos: 0, Event: flows, Tick: 1_000 + config().IdleTimeout}}
+	if err := m.ProcessShardBatch(nil, nil, nil, points, onIdle); err != nil {
+		t.Fatal(err)
+	}
+	if dones != 1 || calls != 3 {
+		t.Fatalf("%d calls, %d marked done; want 3 and 1", calls, dones)
+	}
+	if !slices.Equal(got, seqs) {
+		t.Fatalf("reported %d flows, not the %d in creation order", len(got), flows)
+	}
+}

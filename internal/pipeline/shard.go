@@ -341,10 +341,12 @@ func (sm *shardedMeter) export(r *features.Record) error {
 }
 
 // idle notes what the meter reported at scan point p of the current batch.
-func (sm *shardedMeter) idle(p int, idle []uint64, bound uint64) {
-	pt := &sm.cur.points[p]
+func (sm *shardedMeter) idle(p int, idle []uint64, done bool, bound uint64) {
 	sm.queue.push(idle)
-	sm.rep.scans = append(sm.rep.scans, scanNote{event: pt.Event, tick: pt.Tick, bound: bound})
+	if done {
+		pt := &sm.cur.points[p]
+		sm.rep.scans = append(sm.rep.scans, scanNote{event: pt.Event, tick: pt.Tick, bound: bound})
+	}
 }
 
 // send hands the outbox to the coordinator; errStop when it has stopped.
