@@ -64,8 +64,11 @@ func (t *textSink) flush() error {
 	return t.err
 }
 
-// Write appends one row.
+// Write appends one row (of no columns before Begin).
 func (t *textSink) Write(r *features.Record) error {
+	if t.row == nil {
+		t.row = t.rowOf(nil)
+	}
 	t.buf = t.row(t.buf, r)
 	return t.rowDone()
 }
@@ -118,9 +121,12 @@ type CSV struct{ textSink }
 // NewCSV returns a CSV sink writing to w; name names the destination in
 // errors. If w is an io.Closer, Close closes it.
 func NewCSV(w io.Writer, name string) *CSV {
-	return &CSV{newTextSink(w, name, func(cols []features.Column) RowFormat {
-		return func(dst []byte, r *features.Record) []byte { return appendCSVRow(dst, cols, r) }
-	})}
+	return &CSV{newTextSink(w, name, csvRow)}
+}
+
+// csvRow returns the CSV row of cols.
+func csvRow(cols []features.Column) RowFormat {
+	return func(dst []byte, r *features.Record) []byte { return appendCSVRow(dst, cols, r) }
 }
 
 // Begin writes the header line.
