@@ -141,3 +141,80 @@ func TestMetersSparseCapture(t *testing.T) {
 	}
 	t.Logf("%d packets, %d flows, %d expire idle, %d out of creation order", c.Expected.Packets, len(want), idle, scanned)
 }
+
+// burstScenario: a flow that talks every minute for ten minutes holds the
+// creation-order scan back while 10,000 one-packet flows start behind
+// it. When it falls silent, all of them are idle at the same scan point,
+// more than a meter reports in one call (meter's idleChunk); the trailing
+// packets of one last flow then give the scans that take them, 1000 at a
+// time, and the end of the capture flushes the rest.
+func burstScenario() testgen.Scenario {
+	host := func(i int) testgen.Host {
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		return testgen.Host{IP: ip, MAC: net.HardwareAddr{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}}
+	}
+	server := testgen.Host{IP: netip.MustParseAddr("192.0.2.53"), MAC: net.HardwareAddr{2, 1, 1, 1, 1, 1}}
+	udp := func(a int, port uint16, at ...time.Duration) testgen.Flow {
+		f := testgen.Flow{A: host(a), B: server, APort: port, BPort: 53, Proto: testgen.ProtoUDP}
+		for i, t := range at {
+			f.Packets = append(f.Packets, testgen.Packet{Dir: testgen.Dir(i % 2), At: t, Payload: 40})
+		}
+		return f
+	}
+	var blocker []time.Duration
+	for t := time.Duration(0); t <= 10*time.Minute; t += time.Minute {
+		blocker = append(blocker, t)
+	}
+	flows := []testgen.Flow{udp(1, 7000, blocker...)}
+	for i := range 10_000 {
+		flows = append(flows, udp(100+i, uint16(10000+i%50000), 30*time.Second+time.Duration(i)*5*time.Millisecond))
+	}
+	var last []time.Duration
+	for k := range 6 {
+		last = append(last, 13*time.Minute+time.Duration(k)*time.Second)
+	}
+	flows = append(flows, udp(50_000, 9000, last...))
+	return testgen.Scenario{Name: "burst", Link: testgen.LinkEthernet, Flows: flows,
+		Start:       time.Unix(1704067200, 0),
+		Description: "10,000 flows idle behind one long flow, released at one scan point"}
+}
+
+// TestMetersIdleBurst checks docs/compatibility.md items 2 and 5 where a
+// meter finds more flows idle at one scan point than it reports at once:
+// one meter gives the model's flows and ids, 2 and 3 meters its bytes.
+func TestMetersIdleBurst(t *testing.T) {
+	c, err := testgen.Build(burstScenario())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), c.FileName())
+	if err := os.WriteFile(path, c.File, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	schema := features.Schema{Stats: true}
+	cfg := nfstreamDefaults([]string{path}, features.AccountLink, true, 0)
+	one := csvBytes(t, cfg, 1, schema)
+	tab, err := corpus.ParseCSV(string(one))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := c.Expected.Flows
+	if len(tab.Rows) != len(want) {
+		t.Fatalf("one meter: %d flows, the model %d", len(tab.Rows), len(want))
+	}
+	for i, w := range want {
+		row := tab.Rows[i]
+		got := func(col string) string { return row[tab.Col(col)] }
+		if got("id") != strconv.Itoa(w.ID) || got("src_ip") != w.SrcIP || got("src_port") != strconv.Itoa(int(w.SrcPort)) ||
+			got("bidirectional_first_seen_ms") != strconv.FormatInt(w.BidirectionalFirstSeenMs, 10) {
+			t.Fatalf("one meter, row %d: id %s %s:%s from %s; the model: id %d %s:%d from %d",
+				i, got("id"), got("src_ip"), got("src_port"), got("bidirectional_first_seen_ms"),
+				w.ID, w.SrcIP, w.SrcPort, w.BidirectionalFirstSeenMs)
+		}
+	}
+	for _, n := range []int{2, 3} {
+		if got := csvBytes(t, cfg, n, schema); !bytes.Equal(got, one) {
+			t.Errorf("%d meters differ from one:\n%s", n, firstDiff(one, got))
+		}
+	}
+}
