@@ -29,18 +29,7 @@ import (
 // stopped it.
 func sparseScenario() testgen.Scenario {
 	r := rand.New(rand.NewPCG(14, 2026))
-	host := func(i int) testgen.Host {
-		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		return testgen.Host{IP: ip, MAC: net.HardwareAddr{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}}
-	}
-	server := testgen.Host{IP: netip.MustParseAddr("192.0.2.53"), MAC: net.HardwareAddr{2, 1, 1, 1, 1, 1}}
-	udp := func(a int, aport, bport uint16, at ...time.Duration) testgen.Flow {
-		f := testgen.Flow{A: host(a), B: server, APort: aport, BPort: bport, Proto: testgen.ProtoUDP}
-		for i, t := range at {
-			f.Packets = append(f.Packets, testgen.Packet{Dir: testgen.Dir(i % 2), At: t, Payload: 48})
-		}
-		return f
-	}
+	host, server, udp := sparseHost, sparseServer, sparseUDP
 	var flows []testgen.Flow
 	for b, from := range []time.Duration{20 * time.Minute, 90 * time.Minute} {
 		var at []time.Duration
@@ -82,12 +71,31 @@ func sparseScenario() testgen.Scenario {
 		Description: "three hours of sparse traffic: idle expiry behind long flows, splits by idle gaps, a scan at its budget"}
 }
 
-// TestMetersSparseCapture checks docs/compatibility.md items 2 and 5 on a
-// capture sparse in time, where nearly every packet is followed by an idle
-// scan: one meter gives the flows, order and ids of the generator's model
-// of NFStream's meter, and 2, 3 and 4 meters write the same bytes as one.
-func TestMetersSparseCapture(t *testing.T) {
-	c, err := testgen.Build(sparseScenario())
+// sparseHost is client i of the sparse scenarios, sparseServer their
+// server, and sparseUDP a UDP flow from client a, one packet at each of
+// at, alternating directions.
+func sparseHost(i int) testgen.Host {
+	ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+	return testgen.Host{IP: ip, MAC: net.HardwareAddr{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}}
+}
+
+var sparseServer = testgen.Host{IP: netip.MustParseAddr("192.0.2.53"), MAC: net.HardwareAddr{2, 1, 1, 1, 1, 1}}
+
+func sparseUDP(a int, aport, bport uint16, at ...time.Duration) testgen.Flow {
+	f := testgen.Flow{A: sparseHost(a), B: sparseServer, APort: aport, BPort: bport, Proto: testgen.ProtoUDP}
+	for i, t := range at {
+		f.Packets = append(f.Packets, testgen.Packet{Dir: testgen.Dir(i % 2), At: t, Payload: 48})
+	}
+	return f
+}
+
+// sparseOneMeter writes the scenario's capture, runs one meter over it
+// with cfg's defaults (stats on, SPLT splt) and checks its rows against
+// the generator's model: ids, addresses, ports, packets, first packet
+// times and expiration ids. It returns the config and the CSV.
+func sparseOneMeter(t *testing.T, sc testgen.Scenario, schema features.Schema, splt int) (FileConfig, []byte, []testgen.ExpectedFlow) {
+	t.Helper()
+	c, err := testgen.Build(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +103,7 @@ func TestMetersSparseCapture(t *testing.T) {
 	if err := os.WriteFile(path, c.File, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	schema := features.Schema{Stats: true, SPLT: true}
-	cfg := nfstreamDefaults([]string{path}, features.AccountLink, true, 10)
+	cfg := nfstreamDefaults([]string{path}, features.AccountLink, true, splt)
 	one := csvBytes(t, cfg, 1, schema)
 	tab, err := corpus.ParseCSV(string(one))
 	if err != nil {
@@ -106,7 +113,6 @@ func TestMetersSparseCapture(t *testing.T) {
 	if len(tab.Rows) != len(want) {
 		t.Fatalf("one meter: %d flows, the model %d", len(tab.Rows), len(want))
 	}
-	idle, scanned := 0, 0
 	for i, w := range want {
 		row := tab.Rows[i]
 		got := func(col string) string { return row[tab.Col(col)] }
@@ -118,6 +124,20 @@ func TestMetersSparseCapture(t *testing.T) {
 				i, got("id"), got("src_ip"), got("src_port"), got("bidirectional_packets"), got("bidirectional_first_seen_ms"), got("expiration_id"),
 				w.ID, w.SrcIP, w.SrcPort, w.BidirectionalPackets, w.BidirectionalFirstSeenMs, w.ExpirationID)
 		}
+	}
+	t.Logf("%d packets, %d flows", c.Expected.Packets, len(want))
+	return cfg, one, want
+}
+
+// TestMetersSparseCapture checks docs/compatibility.md items 2 and 5 on a
+// capture sparse in time, where nearly every packet is followed by an idle
+// scan: one meter gives the flows, order and ids of the generator's model
+// of NFStream's meter, and 2, 3 and 4 meters write the same bytes as one.
+func TestMetersSparseCapture(t *testing.T) {
+	schema := features.Schema{Stats: true, SPLT: true}
+	cfg, one, want := sparseOneMeter(t, sparseScenario(), schema, 10)
+	idle, scanned := 0, 0
+	for i, w := range want {
 		if w.ExpirationID == int(features.ExpiredIdle) {
 			idle++
 		}
@@ -139,7 +159,7 @@ func TestMetersSparseCapture(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d packets, %d flows, %d expire idle, %d out of creation order", c.Expected.Packets, len(want), idle, scanned)
+	t.Logf("%d expire idle, %d out of creation order", idle, scanned)
 }
 
 // burstScenario: a flow that talks every minute for ten minutes holds the
@@ -149,18 +169,7 @@ func TestMetersSparseCapture(t *testing.T) {
 // packets of one last flow then give the scans that take them, 1000 at a
 // time, and the end of the capture flushes the rest.
 func burstScenario() testgen.Scenario {
-	host := func(i int) testgen.Host {
-		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		return testgen.Host{IP: ip, MAC: net.HardwareAddr{2, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)}}
-	}
-	server := testgen.Host{IP: netip.MustParseAddr("192.0.2.53"), MAC: net.HardwareAddr{2, 1, 1, 1, 1, 1}}
-	udp := func(a int, port uint16, at ...time.Duration) testgen.Flow {
-		f := testgen.Flow{A: host(a), B: server, APort: port, BPort: 53, Proto: testgen.ProtoUDP}
-		for i, t := range at {
-			f.Packets = append(f.Packets, testgen.Packet{Dir: testgen.Dir(i % 2), At: t, Payload: 40})
-		}
-		return f
-	}
+	udp := func(a int, port uint16, at ...time.Duration) testgen.Flow { return sparseUDP(a, port, 53, at...) }
 	var blocker []time.Duration
 	for t := time.Duration(0); t <= 10*time.Minute; t += time.Minute {
 		blocker = append(blocker, t)
@@ -183,35 +192,8 @@ func burstScenario() testgen.Scenario {
 // meter finds more flows idle at one scan point than it reports at once:
 // one meter gives the model's flows and ids, 2 and 3 meters its bytes.
 func TestMetersIdleBurst(t *testing.T) {
-	c, err := testgen.Build(burstScenario())
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), c.FileName())
-	if err := os.WriteFile(path, c.File, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	schema := features.Schema{Stats: true}
-	cfg := nfstreamDefaults([]string{path}, features.AccountLink, true, 0)
-	one := csvBytes(t, cfg, 1, schema)
-	tab, err := corpus.ParseCSV(string(one))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := c.Expected.Flows
-	if len(tab.Rows) != len(want) {
-		t.Fatalf("one meter: %d flows, the model %d", len(tab.Rows), len(want))
-	}
-	for i, w := range want {
-		row := tab.Rows[i]
-		got := func(col string) string { return row[tab.Col(col)] }
-		if got("id") != strconv.Itoa(w.ID) || got("src_ip") != w.SrcIP || got("src_port") != strconv.Itoa(int(w.SrcPort)) ||
-			got("bidirectional_first_seen_ms") != strconv.FormatInt(w.BidirectionalFirstSeenMs, 10) {
-			t.Fatalf("one meter, row %d: id %s %s:%s from %s; the model: id %d %s:%d from %d",
-				i, got("id"), got("src_ip"), got("src_port"), got("bidirectional_first_seen_ms"),
-				w.ID, w.SrcIP, w.SrcPort, w.BidirectionalFirstSeenMs)
-		}
-	}
+	cfg, one, _ := sparseOneMeter(t, burstScenario(), schema, 0)
 	for _, n := range []int{2, 3} {
 		if got := csvBytes(t, cfg, n, schema); !bytes.Equal(got, one) {
 			t.Errorf("%d meters differ from one:\n%s", n, firstDiff(one, got))
