@@ -42,10 +42,9 @@ type asyncSink struct {
 	made, most int           // batches allocated, and at most
 	failed     atomic.Pointer[error]
 	stopped    bool
-	// With formatters: the sink's rows and what writes them, and the
+	// With formatters: the sink's rows (output.RowSink), and the
 	// formatters' queue, which gets every batch as full does.
 	rows   output.RowFormat
-	rowOut output.RowSink
 	format chan *sinkBuf
 	// Set by the writer; read them only after Close or discard.
 	written, evicted uint64
@@ -82,7 +81,7 @@ func (a *asyncSink) Begin(cols []features.Column) error {
 	}
 	if rs, ok := a.sink.(output.RowSink); ok {
 		if rows := rs.Rows(); rows != nil {
-			a.rows, a.rowOut = rows, rs
+			a.rows = rows
 			a.most += 2 * formatters()
 			a.format = make(chan *sinkBuf, a.most)
 			for range formatters() {
@@ -191,18 +190,15 @@ func (a *asyncSink) err() error {
 func (a *asyncSink) run() {
 	defer close(a.done)
 	for b := range a.full {
+		var n int
 		if a.format != nil {
-			a.writeRows(b)
-			continue
+			n = a.writeRows(b)
+		} else {
+			n = a.writeRecords(b)
 		}
-		for i := 0; i < b.n && a.failed.Load() == nil; i++ {
-			r := &b.recs[i]
-			if err := a.sink.Write(r); err != nil {
-				a.fail(err)
-				break
-			}
-			a.written++
-			if r.ExpirationID == features.ExpiredEvicted {
+		a.written += uint64(n)
+		for i := range n {
+			if b.recs[i].ExpirationID == features.ExpiredEvicted {
 				a.evicted++
 			}
 		}
@@ -211,22 +207,32 @@ func (a *asyncSink) run() {
 	}
 }
 
-// writeRows writes the rows of batch b once formatted and recycles it.
-// The records of a batch count as written when all its rows were.
-func (a *asyncSink) writeRows(b *sinkBuf) {
-	<-b.ready
-	if a.failed.Load() == nil {
-		if err := a.rowOut.WriteRows(b.rows); err != nil {
+// writeRecords writes batch b record by record, unless writing failed
+// before, and returns how many records the sink took.
+func (a *asyncSink) writeRecords(b *sinkBuf) int {
+	for i := 0; i < b.n; i++ {
+		if a.failed.Load() != nil {
+			return i
+		}
+		if err := a.sink.Write(&b.recs[i]); err != nil {
 			a.fail(err)
-		} else {
-			a.written += uint64(b.n)
-			for i := range b.n {
-				if b.recs[i].ExpirationID == features.ExpiredEvicted {
-					a.evicted++
-				}
-			}
+			return i
 		}
 	}
-	b.n = 0
-	a.free <- b
+	return b.n
+}
+
+// writeRows writes the rows of batch b once formatted, unless writing
+// failed before, and returns how many records were written: all of the
+// batch's when all its rows were, else none.
+func (a *asyncSink) writeRows(b *sinkBuf) int {
+	<-b.ready
+	if a.failed.Load() != nil {
+		return 0
+	}
+	if err := a.sink.(output.RowSink).WriteRows(b.rows); err != nil {
+		a.fail(err)
+		return 0
+	}
+	return b.n
 }
