@@ -393,16 +393,23 @@ func (d *direct) flush() bool {
 		return ok
 	}
 	if b.n > 0 && d.err == nil {
-		if d.keep {
-			b.resolve()
-		}
-		d.err = d.m.ProcessBatch(b.pkts[:b.n], b.times[:b.n])
-		if d.tel != nil {
-			d.tel.active.Store(int64(d.m.ActiveFlows()))
-		}
+		d.err = d.meter(b)
 	}
 	b.n, b.arena = 0, b.arena[:0]
 	return d.err == nil
+}
+
+// meter meters batch b, on the reader's goroutine (flush) or the meter's
+// own (meterAhead).
+func (d *direct) meter(b *batch) error {
+	if d.keep {
+		b.resolve()
+	}
+	err := d.m.ProcessBatch(b.pkts[:b.n], b.times[:b.n])
+	if d.tel != nil {
+		d.tel.active.Store(int64(d.m.ActiveFlows()))
+	}
+	return err
 }
 
 // meterAhead meters the batches of d.ahead until it is closed. After an
@@ -410,12 +417,8 @@ func (d *direct) flush() bool {
 func (d *direct) meterAhead() {
 	for b := range d.ahead.full {
 		if d.err == nil && b.n > 0 {
-			b.resolve()
-			if d.err = d.m.ProcessBatch(b.pkts[:b.n], b.times[:b.n]); d.err != nil {
+			if d.err = d.meter(b); d.err != nil {
 				close(d.ahead.done)
-			}
-			if d.tel != nil {
-				d.tel.active.Store(int64(d.m.ActiveFlows()))
 			}
 		}
 		d.ahead.recycle(b)
