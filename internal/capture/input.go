@@ -149,34 +149,31 @@ func (in *input) wrap(err error) error {
 // read reads len(p) bytes and returns how many it got. A short count means
 // the input ended; err is set only when the underlying reader failed for
 // another reason.
-func (in *input) read(p []byte) (int, error) {
-	got, empty := 0, 0
-	for got < len(p) {
+func (in *input) read(p []byte) (int, error) { return in.pass(len(p), p) }
+
+// pass moves n bytes through the read buffer, refilling it as needed, and
+// copies them into p unless p is nil; it returns how many it passed, as
+// read does.
+func (in *input) pass(n int, p []byte) (int, error) {
+	got := 0
+	for got < n {
 		if in.r == in.w {
 			if in.rerr != nil {
 				break
-			}
-			if len(p)-got >= len(in.blk) {
-				// As large as the buffer: read straight into p.
-				k, err := in.raw.Read(p[got:])
-				got += k
-				if in.rerr = err; k == 0 && err == nil {
-					if empty++; empty == maxEmptyReads {
-						in.rerr = io.ErrNoProgress
-					}
-				}
-				continue
 			}
 			in.r, in.w = 0, 0
 			in.fillBlock()
 			continue
 		}
-		k := copy(p[got:], in.blk[in.r:in.w])
+		k := min(n-got, in.w-in.r)
+		if p != nil {
+			copy(p[got:], in.blk[in.r:in.r+k])
+		}
 		in.r += k
 		got += k
 	}
 	in.off += int64(got)
-	if got == len(p) {
+	if got == n {
 		return got, nil
 	}
 	return got, in.wrap(in.readErr())
@@ -246,27 +243,7 @@ func (in *input) takeSlow(n int) ([]byte, error) {
 }
 
 // discard skips n bytes and returns how many it skipped.
-func (in *input) discard(n int) (int, error) {
-	skipped := 0
-	for skipped < n {
-		if in.r == in.w {
-			if in.rerr != nil {
-				break
-			}
-			in.r, in.w = 0, 0
-			in.fillBlock()
-			continue
-		}
-		k := min(n-skipped, in.w-in.r)
-		in.r += k
-		skipped += k
-	}
-	in.off += int64(skipped)
-	if skipped == n {
-		return skipped, nil
-	}
-	return skipped, in.wrap(in.readErr())
-}
+func (in *input) discard(n int) (int, error) { return in.pass(n, nil) }
 
 func (in *input) close() error {
 	if in.c == nil {
