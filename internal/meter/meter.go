@@ -88,14 +88,11 @@ const (
 	pageSize = 1 << pageBits
 )
 
-// page holds pageSize flow slots with their SPLT entries and, with
-// dissection on, their nDPI state and L7 values, kept apart so a run
-// without dissection does not carry them. The slots' memory holds no
+// page holds pageSize flow slots with their SPLT entries (their nDPI
+// state and L7 values are the dissector's). The slots' memory holds no
 // pointers, so the garbage collector does not scan it.
 type page struct {
-	mem  []byte // pageSize slots of slotStride bytes
-	diss []dissection
-	l7   []features.L7
+	mem  []byte           // pageSize slots of slotStride bytes
 	udps []*features.UDPS // with plugins: each flow's udps values
 }
 
@@ -112,15 +109,19 @@ func (m *Meter) splt(i int32) []features.SPLTEntry {
 	return unsafe.Slice((*features.SPLTEntry)(p), m.cfg.Features.SPLT)
 }
 
-func (m *Meter) diss(i int32) *dissection { return &m.pages[i>>pageBits].diss[i&(pageSize-1)] }
-
-func (m *Meter) l7(i int32) *features.L7 { return &m.pages[i>>pageBits].l7[i&(pageSize-1)] }
-
 // Meter meters packets into flows. It is not safe for concurrent use.
 type Meter struct {
 	cfg    Config
 	export ExportFunc
-	dpi    *dpi.Engine // nil without dissection
+	// dissect is whether dissection is on: then ds dissects as the meter
+	// meters, or, once split off (SplitDissection), split runs it on
+	// another goroutine from the ops the meter notes, pos being the index
+	// of the packet being metered in its batch.
+	dissect bool
+	ds      *dissector
+	split   *Dissector
+	ops     []Op
+	pos     int32
 
 	table table
 	// slots holds the flows in pages of pageSize, so growing never moves a
@@ -191,7 +192,7 @@ func New(cfg Config, export ExportFunc) (*Meter, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.dpi = e
+		m.dissect, m.ds = true, &dissector{dpi: e, budget: uint64(cfg.Dissections)}
 	}
 	if len(cfg.Plugins) > 0 {
 		m.view = plugin.NewView(cfg.Features, cfg.PluginColumns)
@@ -208,17 +209,62 @@ func New(cfg Config, export ExportFunc) (*Meter, error) {
 	return m, nil
 }
 
-// Close releases the nDPI state of the flows still in the table and the
-// detection module. Call it after Flush.
+// Close releases the nDPI state of the flows still open and the
+// detection module. Call it after Flush, and with the dissection split
+// off once its Dissector is done.
 func (m *Meter) Close() {
-	if m.dpi == nil {
+	if m.ds != nil {
+		m.ds.release()
+		m.ds = nil
+	}
+	if m.split != nil {
+		m.split.d.release()
+		m.split = nil
+	}
+}
+
+// SplitDissection hands the meter's dissection to the returned Dissector,
+// to run on another goroutine (docs/design.md, "Dissection beside the
+// meter"): from then on the meter notes each step as an Op (TakeOps), and
+// export, which replaces the meter's, gets each record without its L7
+// values, which Dissector.Run sets. Meter through ProcessBatch and the
+// flushes only, since Ops name packets by their index in the batch. Call
+// it before the first packet; it returns nil without dissection, or with
+// plugins, whose hooks see nDPI's values as the packets come.
+func (m *Meter) SplitDissection(export ExportFunc) *Dissector {
+	if m.ds == nil || m.plugins != nil || m.processed > 0 {
+		return nil
+	}
+	m.split, m.ds, m.export = &Dissector{d: m.ds}, nil, export
+	return m.split
+}
+
+// TakeOps returns the Ops noted since the last call, and notes the next
+// ones in buf (whose contents are dropped).
+func (m *Meter) TakeOps(buf []Op) []Op {
+	ops := m.ops
+	m.ops = buf[:0]
+	return ops
+}
+
+// dissectFirst dissects, or notes for the Dissector, the first packet of
+// the flow in slot i.
+func (m *Meter) dissectFirst(i int32, p *decode.Packet, t uint64) {
+	if m.ds != nil {
+		m.ds.first(i, p.IPContent, t)
 		return
 	}
-	for i := m.head; i != noSlot; i = m.slot(i).next {
-		m.dpi.FreeFlow(&m.diss(i).flow)
+	m.ops = append(m.ops, Op{Kind: OpFirst, Slot: i, Pos: m.pos, Time: t})
+}
+
+// dissectNext dissects, or notes, a later packet of the flow in slot i,
+// which has packets packets with it.
+func (m *Meter) dissectNext(i int32, p *decode.Packet, t, packets uint64) {
+	if m.ds != nil {
+		m.ds.next(i, p.IPContent, t, packets)
+		return
 	}
-	m.dpi.Close()
-	m.dpi = nil
+	m.ops = append(m.ops, Op{Kind: OpNext, Slot: i, Pos: m.pos, Packets: packets, Time: t})
 }
 
 // ActiveFlows returns the number of flows in the table.
@@ -238,6 +284,7 @@ func (m *Meter) moveClock(t uint64) uint64 {
 
 // Process meters one decoded packet captured at t (ms).
 func (m *Meter) Process(p *decode.Packet, t uint64) error {
+	m.pos = 0
 	return m.process(p, t, m.table.hashPacket(p))
 }
 
@@ -365,6 +412,7 @@ func (m *Meter) batch(pkts []decode.Packet, times, seqs []uint64) error {
 		}
 		for i := g * group; i < min(n, (g+1)*group); i++ {
 			var err error
+			m.pos = int32(i)
 			if seqs == nil {
 				err = m.process(&pkts[i], times[i], hashes[i])
 			} else {
@@ -479,8 +527,8 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 				return m.updateWithPlugins(i, f, p, t)
 			}
 			m.cfg.Features.Update(f, m.splt(i), p, t)
-			if m.dpi != nil {
-				m.dissectNext(i, p, t)
+			if m.dissect {
+				m.dissectNext(i, p, t, f.Packets)
 			}
 			return nil
 		}
@@ -499,7 +547,7 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 	i = m.alloc()
 	s := m.slot(i)
 	m.cfg.Features.Init(&s.flow, m.splt(i), p, t)
-	if m.dpi != nil {
+	if m.dissect {
 		m.dissectFirst(i, p, t)
 	}
 	s.hash = h
@@ -557,10 +605,6 @@ func (m *Meter) newPage() {
 	mem := make([]byte, size+63)
 	off := int(-uintptr(unsafe.Pointer(&mem[0])) & 63)
 	pg := page{mem: mem[off : off+size : off+size]}
-	if m.dpi != nil {
-		pg.diss = make([]dissection, pageSize)
-		pg.l7 = make([]features.L7, pageSize)
-	}
 	if m.plugins != nil {
 		pg.udps = make([]*features.UDPS, pageSize)
 	}
@@ -583,9 +627,11 @@ func (m *Meter) exportSlot(i int32, reason int8, phase uint8) error {
 	r.Order = features.Order{Event: m.seq, Created: s.created, Phase: phase}
 	r.ExpiredMS = m.tick
 	r.L7 = nil
-	if m.dpi != nil {
-		m.dissectExpired(i)
-		r.L7 = m.l7(i)
+	switch {
+	case m.ds != nil:
+		r.L7 = m.ds.expired(i)
+	case m.split != nil:
+		m.ops = append(m.ops, Op{Kind: OpExpire, Slot: i})
 	}
 	if m.plugins != nil {
 		if err := m.expirePlugins(i, r); err != nil {

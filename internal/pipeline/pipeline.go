@@ -197,20 +197,12 @@ func Run(ctx context.Context, cfg FileConfig, sink output.Sink, cols []features.
 		return st, err
 	}
 	defer m.Close()
-	readErr := meterAll(ctx, &cfg, open, m, &st)
+	err = meterAll(ctx, &cfg, open, m, export, &st)
 	st.Processed = m.Processed()
-	if readErr == errStop {
+	if err == errStop {
 		return st, nil
 	}
-	// Whatever ended the reading, the flows in memory are written.
-	err = m.Flush()
-	if cfg.Telemetry != nil {
-		cfg.Telemetry.meter(0).active.Store(int64(m.ActiveFlows()))
-	}
-	if err != nil && err != errStop {
-		return st, err
-	}
-	return st, readErr
+	return st, err
 }
 
 // batchSize is how many decoded packets travel together from the reader to
@@ -271,8 +263,9 @@ func (b *batch) resolve() {
 	}
 }
 
-// meterAll reads, decodes and meters the sources, a batch at a time, and
-// returns the first error of either side.
+// meterAll reads, decodes and meters the sources, a batch at a time, then
+// flushes the meter unless the run stopped (errStop), and returns the
+// first error of either side. export is the meter's export function.
 //
 // Without nDPI or plugins one meter reads for itself rather than beside a
 // reader goroutine: on the 2-CPU machine this was measured on, whose other
@@ -282,15 +275,26 @@ func (b *batch) resolve() {
 // times slower than reading, and the packets' bytes are copied anyway: the
 // meter then runs on a goroutine of its own (direct.ahead), and the
 // reader decodes the next batch meanwhile (without a shard, whose clock
-// the reader keeps). Parallel work otherwise comes from several meters
-// (--meters), whose reader shards to them (meterSharded).
-func meterAll(ctx context.Context, cfg *FileConfig, open func(string) (capture.Source, error), m *meter.Meter, st *Stats) error {
+// the reader keeps). With nDPI and no plugin, nDPI then runs on a third
+// goroutine behind the meter (splitter). Parallel work otherwise comes
+// from several meters (--meters), whose reader shards to them
+// (meterSharded).
+func meterAll(ctx context.Context, cfg *FileConfig, open func(string) (capture.Source, error), m *meter.Meter,
+	export func(*features.Record) error, st *Stats) error {
 	d := &direct{m: m, b: new(batch), keep: cfg.Meter.Dissections > 0 || len(cfg.Meter.Plugins) > 0, shard: cfg.Shard.on()}
 	r := newReader(cfg, d)
 	d.tel = r.counters
 	var ahead chan struct{}
 	if d.keep && !d.shard {
-		d.ahead, ahead = newQueue(inFlight), make(chan struct{})
+		depth := inFlight
+		if splitNDPI {
+			d.split = splitDissection(m, export, func(b *batch) { d.ahead.recycle(b) })
+		}
+		if d.split != nil {
+			// A batch waits for the dissector as well.
+			depth += 2
+		}
+		d.ahead, ahead = newQueue(depth), make(chan struct{})
 		d.b, _ = d.ahead.get()
 		go func() {
 			defer close(ahead)
@@ -310,7 +314,25 @@ func meterAll(ctx context.Context, cfg *FileConfig, open func(string) (capture.S
 		d.err = m.Advance(d.tick)
 	}
 	if d.err != nil {
-		return d.err
+		err = d.err
+	}
+	if err != errStop {
+		// Whatever ended the reading, the flows in memory are written.
+		ferr := m.Flush()
+		if d.tel != nil {
+			d.tel.active.Store(int64(m.ActiveFlows()))
+		}
+		if ferr != nil && ferr != errStop {
+			err = ferr
+		}
+	}
+	if d.split != nil {
+		// The dissector writes the records: its error (the sink's; the
+		// asyncSink's Close reports it too) is the cause of the meter's
+		// errStop. Its errStop is a flow limit, reached as by the meter.
+		if serr := d.split.finish(); serr != nil && serr != errStop {
+			return serr
+		}
 	}
 	return err
 }
@@ -327,6 +349,8 @@ type direct struct {
 	// goroutine (meterAhead), which sets err (read it only once that
 	// goroutine ended) and closes ahead.done when it fails.
 	ahead *queue
+	// split, when not nil, runs nDPI behind the meter's goroutine.
+	split *splitter
 	// With a shard (and only then, off the unsharded path), the clock
 	// and scan times of every packet, the meter's own rule
 	// (meter.ScanInterval) followed for the packets that other shards
@@ -416,12 +440,20 @@ func (d *direct) meter(b *batch) error {
 // error it stops the reader and only recycles what still comes.
 func (d *direct) meterAhead() {
 	for b := range d.ahead.full {
+		handed := false
 		if d.err == nil && b.n > 0 {
-			if d.err = d.meter(b); d.err != nil {
+			if d.split != nil {
+				handed, d.err = d.split.meter(d, b)
+			} else {
+				d.err = d.meter(b)
+			}
+			if d.err != nil {
 				close(d.ahead.done)
 			}
 		}
-		d.ahead.recycle(b)
+		if !handed {
+			d.ahead.recycle(b)
+		}
 	}
 }
 
