@@ -9,8 +9,11 @@
 //   - One meter reading for itself (Run with Config.Meters 0 or 1, the
 //     default for files; meterAll): the calling goroutine reads, decodes
 //     and meters batch after batch, and the meter runs NFStream's idle
-//     scans itself. No reader goroutine: the hand-overs would cost more
-//     than they save.
+//     scans itself. Without nDPI or plugins no other goroutine: the
+//     hand-overs would cost more than they save. With them the meter runs
+//     on a goroutine of its own while the reader decodes ahead, and with
+//     nDPI and no plugin, nDPI runs on a third goroutine behind the meter,
+//     with the same single detection module (split.go).
 //   - A reader sharding to several meters (Run with Config.Meters > 1;
 //     meterSharded, shard.go): a reader goroutine decodes and sends each
 //     packet to one meter goroutine by NFStream's direction-symmetric hash,
@@ -27,6 +30,7 @@
 //     and a single writer numbers flows in arrival order.
 //
 // A meter's record is valid only during its export call: the sharded and
-// live runners copy records before handing them to another goroutine.
+// live runners, and the split dissection, copy records before handing them
+// to another goroutine.
 // docs/design.md describes the runners, the merge and who owns which buffer.
 package pipeline
