@@ -1,7 +1,6 @@
 package meter
 
 import (
-	"github.com/nfstream-go/nfstream/internal/decode"
 	"github.com/nfstream-go/nfstream/internal/dpi"
 	"github.com/nfstream-go/nfstream/internal/features"
 )
@@ -15,12 +14,13 @@ type dissection struct {
 	guessed   bool
 }
 
-// dissector holds a meter's nDPI detection module and, by flow slot, each
+// Dissector holds a meter's nDPI detection module and, by flow slot, each
 // flow's dissection and L7 values, in pages of pageSize slots kept apart
 // from the slots' memory so that a run without dissection does not carry
-// them. The meter calls it as it meters (first, next, expired), or hands
-// those steps to a Dissector on another goroutine (Meter.SplitDissection).
-type dissector struct {
+// them. The meter calls it as it meters (first, next, expired), or, once
+// the dissection is split off (Meter.SplitDissection), notes those steps
+// as Ops that Run takes on another goroutine.
+type Dissector struct {
 	dpi    *dpi.Engine
 	budget uint64 // Config.Dissections
 	pages  []dissPage
@@ -31,11 +31,8 @@ type dissPage struct {
 	l7   []features.L7
 }
 
-// at returns slot i's dissection and L7 values, adding pages up to i's.
-func (d *dissector) at(i int32) (*dissection, *features.L7) {
-	for int(i>>pageBits) >= len(d.pages) {
-		d.pages = append(d.pages, dissPage{diss: make([]dissection, pageSize), l7: make([]features.L7, pageSize)})
-	}
+// at returns slot i's dissection and L7 values; first added their page.
+func (d *Dissector) at(i int32) (*dissection, *features.L7) {
 	pg := &d.pages[i>>pageBits]
 	return &pg.diss[i&(pageSize-1)], &pg.l7[i&(pageSize-1)]
 }
@@ -44,7 +41,10 @@ func (d *dissector) at(i int32) (*dissection, *features.L7) {
 // created in slot i by a packet whose IP bytes are ip, at t: the first
 // packet is always dissected; with a budget of one packet an unknown flow
 // is given up on (with a guess) at once.
-func (d *dissector) first(i int32, ip []byte, t uint64) {
+func (d *Dissector) first(i int32, ip []byte, t uint64) {
+	for int(i>>pageBits) >= len(d.pages) {
+		d.pages = append(d.pages, dissPage{diss: make([]dissection, pageSize), l7: make([]features.L7, pageSize)})
+	}
 	ds, _ := d.at(i)
 	*ds = dissection{flow: d.dpi.NewFlow()}
 	ds.proto = d.dpi.Process(ds.flow, ip, t)
@@ -60,7 +60,7 @@ func (d *dissector) first(i int32, ip []byte, t uint64) {
 // or nDPI can still learn more; otherwise detection closes without
 // dissecting it. At the budget an unknown flow is given up on with a
 // guess, and detection closes.
-func (d *dissector) next(i int32, ip []byte, t, packets uint64) {
+func (d *Dissector) next(i int32, ip []byte, t, packets uint64) {
 	ds, _ := d.at(i)
 	if ds.completed {
 		return
@@ -82,7 +82,7 @@ func (d *dissector) next(i int32, ip []byte, t, packets uint64) {
 // expired is NFStream's meter_expire_flow: a flow whose detection is
 // still open and unknown is given up on with a guess; then its L7 columns
 // are collected. It returns them (valid until slot i's next flow).
-func (d *dissector) expired(i int32) *features.L7 {
+func (d *Dissector) expired(i int32) *features.L7 {
 	ds, l7 := d.at(i)
 	if ds.completed {
 		return l7
@@ -99,7 +99,7 @@ func (d *dissector) expired(i int32) *features.L7 {
 // state. NFStream collects at expiry, but once detection is closed no nDPI
 // call changes the state any more, so collecting now gives the same values
 // and keeps the memory of a flow small for the rest of its life.
-func (d *dissector) close(i int32) {
+func (d *Dissector) close(i int32) {
 	ds, l7 := d.at(i)
 	info := d.dpi.Collect(ds.flow, ds.proto)
 	guessed := uint8(0)
@@ -119,7 +119,7 @@ func (d *dissector) close(i int32) {
 
 // release frees the nDPI state of every flow still open and the detection
 // module.
-func (d *dissector) release() {
+func (d *Dissector) release() {
 	for p := range d.pages {
 		for k := range d.pages[p].diss {
 			d.dpi.FreeFlow(&d.pages[p].diss[k].flow)
@@ -135,12 +135,12 @@ func (d *dissector) release() {
 type Op struct {
 	Kind uint8 // OpFirst, OpNext or OpExpire
 	Slot int32
-	// Pos is the packet's index in the batch the meter was metering
-	// (OpFirst, OpNext).
-	Pos int32
 	// Packets is the flow's packet count with the packet (OpNext).
 	Packets uint64
 	Time    uint64 // the packet's time, clamped (OpFirst, OpNext)
+	// IP is the packet's IP bytes (OpFirst, OpNext), which the caller
+	// keeps until Run has taken the Op.
+	IP []byte
 }
 
 // The kinds of Op.
@@ -150,32 +150,26 @@ const (
 	OpExpire              // the flow leaves: its record was exported
 )
 
-// Dissector runs, on a goroutine of its own, the dissection that a meter
-// noted as Ops (Meter.SplitDissection): the same nDPI calls, on the same
-// packets, in the same order as the meter would make them.
-type Dissector struct {
-	d *dissector
-}
-
-// Run runs ops in order. pkts are the packets of the batch the meter was
-// metering when it noted them (OpFirst and OpNext name them by index);
-// recs the records the meter exported, the k-th with the k-th OpExpire.
-// At each OpExpire Run sets the record's L7 values (valid during the
-// call) and passes it to export. It returns export's first error, and
-// then runs no more ops: the run is over.
-func (x *Dissector) Run(ops []Op, pkts []decode.Packet, recs []features.Record, export ExportFunc) error {
+// Run runs, on the goroutine the dissection was split off to, the ops a
+// meter noted: the same nDPI calls, on the same packets, in the same order
+// as the meter would make them. recs are the records the meter exported,
+// the k-th with the k-th OpExpire. At each OpExpire Run sets the record's
+// L7 values (valid during the call) and passes it to export. It returns
+// export's first error, and then runs no more ops: the run is over.
+func (d *Dissector) Run(ops []Op, recs []features.Record, export ExportFunc) error {
 	k := 0
 	for _, op := range ops {
 		switch op.Kind {
 		case OpFirst:
-			x.d.first(op.Slot, pkts[op.Pos].IPContent, op.Time)
+			d.first(op.Slot, op.IP, op.Time)
 		case OpNext:
-			x.d.next(op.Slot, pkts[op.Pos].IPContent, op.Time, op.Packets)
+			d.next(op.Slot, op.IP, op.Time, op.Packets)
 		case OpExpire:
 			r := &recs[k]
 			k++
-			r.L7 = x.d.expired(op.Slot)
+			r.L7 = d.expired(op.Slot)
 			err := export(r)
+			// The meter reuses the record, and must not reach this L7.
 			r.L7 = nil
 			if err != nil {
 				return err

@@ -113,15 +113,12 @@ func (m *Meter) splt(i int32) []features.SPLTEntry {
 type Meter struct {
 	cfg    Config
 	export ExportFunc
-	// dissect is whether dissection is on: then ds dissects as the meter
-	// meters, or, once split off (SplitDissection), split runs it on
-	// another goroutine from the ops the meter notes, pos being the index
-	// of the packet being metered in its batch.
-	dissect bool
-	ds      *dissector
-	split   *Dissector
-	ops     []Op
-	pos     int32
+	// ds holds the flows' nDPI state (nil without dissection). The meter
+	// calls it as it meters or, once split (SplitDissection), only notes
+	// in ops what it leaves to ds on another goroutine.
+	ds    *Dissector
+	split bool
+	ops   []Op
 
 	table table
 	// slots holds the flows in pages of pageSize, so growing never moves a
@@ -192,7 +189,7 @@ func New(cfg Config, export ExportFunc) (*Meter, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.dissect, m.ds = true, &dissector{dpi: e, budget: uint64(cfg.Dissections)}
+		m.ds = &Dissector{dpi: e, budget: uint64(cfg.Dissections)}
 	}
 	if len(cfg.Plugins) > 0 {
 		m.view = plugin.NewView(cfg.Features, cfg.PluginColumns)
@@ -217,26 +214,23 @@ func (m *Meter) Close() {
 		m.ds.release()
 		m.ds = nil
 	}
-	if m.split != nil {
-		m.split.d.release()
-		m.split = nil
-	}
 }
 
 // SplitDissection hands the meter's dissection to the returned Dissector,
 // to run on another goroutine (docs/design.md, "Dissection beside the
 // meter"): from then on the meter notes each step as an Op (TakeOps), and
 // export, which replaces the meter's, gets each record without its L7
-// values, which Dissector.Run sets. Meter through ProcessBatch and the
-// flushes only, since Ops name packets by their index in the batch. Call
-// it before the first packet; it returns nil without dissection, or with
-// plugins, whose hooks see nDPI's values as the packets come.
+// values, which Dissector.Run sets. An Op holds its packet's bytes, which
+// the caller keeps until Run has taken it. Call SplitDissection before the
+// first packet; it returns nil without dissection, or with plugins, whose
+// hooks see nDPI's values as the packets come. Close the meter once Run
+// is done.
 func (m *Meter) SplitDissection(export ExportFunc) *Dissector {
-	if m.ds == nil || m.plugins != nil || m.processed > 0 {
+	if m.ds == nil || m.plugins != nil || m.processed > 0 || m.split {
 		return nil
 	}
-	m.split, m.ds, m.export = &Dissector{d: m.ds}, nil, export
-	return m.split
+	m.split, m.export = true, export
+	return m.ds
 }
 
 // TakeOps returns the Ops noted since the last call, and notes the next
@@ -250,21 +244,21 @@ func (m *Meter) TakeOps(buf []Op) []Op {
 // dissectFirst dissects, or notes for the Dissector, the first packet of
 // the flow in slot i.
 func (m *Meter) dissectFirst(i int32, p *decode.Packet, t uint64) {
-	if m.ds != nil {
-		m.ds.first(i, p.IPContent, t)
+	if m.split {
+		m.ops = append(m.ops, Op{Kind: OpFirst, Slot: i, Time: t, IP: p.IPContent})
 		return
 	}
-	m.ops = append(m.ops, Op{Kind: OpFirst, Slot: i, Pos: m.pos, Time: t})
+	m.ds.first(i, p.IPContent, t)
 }
 
 // dissectNext dissects, or notes, a later packet of the flow in slot i,
 // which has packets packets with it.
 func (m *Meter) dissectNext(i int32, p *decode.Packet, t, packets uint64) {
-	if m.ds != nil {
-		m.ds.next(i, p.IPContent, t, packets)
+	if m.split {
+		m.ops = append(m.ops, Op{Kind: OpNext, Slot: i, Packets: packets, Time: t, IP: p.IPContent})
 		return
 	}
-	m.ops = append(m.ops, Op{Kind: OpNext, Slot: i, Pos: m.pos, Packets: packets, Time: t})
+	m.ds.next(i, p.IPContent, t, packets)
 }
 
 // ActiveFlows returns the number of flows in the table.
@@ -284,7 +278,6 @@ func (m *Meter) moveClock(t uint64) uint64 {
 
 // Process meters one decoded packet captured at t (ms).
 func (m *Meter) Process(p *decode.Packet, t uint64) error {
-	m.pos = 0
 	return m.process(p, t, m.table.hashPacket(p))
 }
 
@@ -412,7 +405,6 @@ func (m *Meter) batch(pkts []decode.Packet, times, seqs []uint64) error {
 		}
 		for i := g * group; i < min(n, (g+1)*group); i++ {
 			var err error
-			m.pos = int32(i)
 			if seqs == nil {
 				err = m.process(&pkts[i], times[i], hashes[i])
 			} else {
@@ -527,7 +519,7 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 				return m.updateWithPlugins(i, f, p, t)
 			}
 			m.cfg.Features.Update(f, m.splt(i), p, t)
-			if m.dissect {
+			if m.ds != nil {
 				m.dissectNext(i, p, t, f.Packets)
 			}
 			return nil
@@ -547,7 +539,7 @@ func (m *Meter) consume(p *decode.Packet, t uint64, h uint32) error {
 	i = m.alloc()
 	s := m.slot(i)
 	m.cfg.Features.Init(&s.flow, m.splt(i), p, t)
-	if m.dissect {
+	if m.ds != nil {
 		m.dissectFirst(i, p, t)
 	}
 	s.hash = h
@@ -628,10 +620,10 @@ func (m *Meter) exportSlot(i int32, reason int8, phase uint8) error {
 	r.ExpiredMS = m.tick
 	r.L7 = nil
 	switch {
+	case m.split:
+		m.ops = append(m.ops, Op{Kind: OpExpire, Slot: i})
 	case m.ds != nil:
 		r.L7 = m.ds.expired(i)
-	case m.split != nil:
-		m.ops = append(m.ops, Op{Kind: OpExpire, Slot: i})
 	}
 	if m.plugins != nil {
 		if err := m.expirePlugins(i, r); err != nil {

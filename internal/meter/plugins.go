@@ -51,7 +51,7 @@ func (m *Meter) updateWithPlugins(i int32, f *features.Flow, p *decode.Packet, t
 	}
 	delta := t - f.LastSeenMS
 	m.cfg.Features.Update(f, m.splt(i), p, t)
-	if m.dissect {
+	if m.ds != nil {
 		m.dissectNext(i, p, t, f.Packets)
 	}
 	m.pkt = plugin.Packet{P: p, F: f, TimeMS: t, DeltaMS: delta, Direction: f.Direction(p)}

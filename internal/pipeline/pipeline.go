@@ -442,10 +442,11 @@ func (d *direct) meterAhead() {
 	for b := range d.ahead.full {
 		handed := false
 		if d.err == nil && b.n > 0 {
-			if d.split != nil {
-				handed, d.err = d.split.meter(d, b)
-			} else {
-				d.err = d.meter(b)
+			d.err = d.meter(b)
+			if d.err == nil && d.split != nil {
+				// The dissector recycles b once done with its bytes.
+				d.err = d.split.hand(b)
+				handed = d.err == nil
 			}
 			if d.err != nil {
 				close(d.ahead.done)

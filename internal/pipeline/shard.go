@@ -330,16 +330,24 @@ func (sm *shardedMeter) export(r *features.Record) error {
 			sm.out.recs = make([]features.Record, 0, endChunk)
 		}
 	}
-	if n := len(sm.out.recs); n < cap(sm.out.recs) {
-		sm.out.recs = sm.out.recs[:n+1]
-		sm.out.recs[n].CopyFrom(r)
-	} else {
-		sm.out.recs = append(sm.out.recs, r.Clone())
-	}
+	sm.out.recs = appendCopy(sm.out.recs, r)
 	if sm.streaming && len(sm.out.recs) == endChunk {
 		return sm.send(false)
 	}
 	return nil
+}
+
+// appendCopy appends a copy of r to recs, reusing the sequences and L7
+// storage of the record that was in that place before recs was cut back
+// (recs[:0]), so that a slice of records that serves again allocates
+// nothing once its records have grown.
+func appendCopy(recs []features.Record, r *features.Record) []features.Record {
+	if n := len(recs); n < cap(recs) {
+		recs = recs[:n+1]
+		recs[n].CopyFrom(r)
+		return recs
+	}
+	return append(recs, r.Clone())
 }
 
 // idle notes what the meter reported at scan point p of the current batch.

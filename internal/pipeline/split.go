@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"github.com/nfstream-go/nfstream/internal/decode"
 	"github.com/nfstream-go/nfstream/internal/features"
 	"github.com/nfstream-go/nfstream/internal/meter"
 )
@@ -29,15 +28,14 @@ const splitUnits = 4
 // variable only so that tests can compare the two.
 var splitNDPI = true
 
-// unit is what the meter hands the dissector: the ops it noted and the
-// records it exported, over the packets of batch b (nil at the end of
-// the capture).
+// unit is what the meter hands the dissector: the ops it noted, whose
+// packet bytes are in the arenas of the batches handed over with them, and
+// the records it exported. b, if not nil, is the batch whose last unit
+// this is: the dissector recycles it after the unit's ops.
 type unit struct {
 	b    *batch
-	owns bool // the last unit of b: the dissector recycles b after it
 	ops  []meter.Op
 	recs []features.Record
-	n    int // records used
 }
 
 // splitter joins the meter's side and the dissector's.
@@ -74,21 +72,17 @@ func splitDissection(m *meter.Meter, write func(*features.Record) error, recycle
 
 // export is the meter's export: a copy of r waits in the current unit.
 func (s *splitter) export(r *features.Record) error {
-	u := s.cur
-	if u.n < len(u.recs) {
-		u.recs[u.n].CopyFrom(r)
-	} else {
-		u.recs = append(u.recs, r.Clone())
-	}
-	if u.n++; u.n == unitRecords {
-		return s.hand(false)
+	s.cur.recs = appendCopy(s.cur.recs, r)
+	if len(s.cur.recs) == unitRecords {
+		return s.hand(nil)
 	}
 	return nil
 }
 
-// hand gives the dissector the current unit, the last of its batch when
-// owns, and takes the next one; errStop when the dissector has stopped.
-func (s *splitter) hand(owns bool) error {
+// hand gives the dissector the current unit, the last of batch b if b is
+// not nil, and takes the next one. It returns errStop when the dissector
+// has stopped; the dissector then does not have b.
+func (s *splitter) hand(b *batch) error {
 	u := s.cur
 	var next *unit
 	select {
@@ -96,9 +90,8 @@ func (s *splitter) hand(owns bool) error {
 	case <-s.done:
 		return errStop
 	}
-	u.owns = owns
-	u.ops = s.m.TakeOps(next.ops)
-	next.ops, next.b = nil, u.b
+	u.b, u.ops = b, s.m.TakeOps(next.ops)
+	next.ops = nil
 	s.cur = next
 	select {
 	case s.full <- u:
@@ -108,38 +101,21 @@ func (s *splitter) hand(owns bool) error {
 	}
 }
 
-// meter meters batch b (direct.meter) and hands its last unit over, with
-// b. It returns whether the dissector has b, which it then recycles.
-func (s *splitter) meter(d *direct, b *batch) (handed bool, err error) {
-	s.cur.b = b
-	if err = d.meter(b); err != nil {
-		return false, err
-	}
-	if err = s.hand(true); err != nil {
-		return false, err
-	}
-	return true, nil
-}
-
 // run is the dissector: it runs the units in order until the first error,
 // then only recycles them.
 func (s *splitter) run() {
 	defer close(s.ended)
 	for u := range s.full {
 		if s.err == nil {
-			var pkts []decode.Packet
-			if u.b != nil {
-				pkts = u.b.pkts[:u.b.n]
-			}
-			if err := s.x.Run(u.ops, pkts, u.recs[:u.n], s.write); err != nil {
+			if err := s.x.Run(u.ops, u.recs, s.write); err != nil {
 				s.err = err
 				close(s.done)
 			}
 		}
-		if u.owns {
+		if u.b != nil {
 			s.recycle(u.b)
 		}
-		u.b, u.owns, u.n = nil, false, 0
+		u.b, u.recs = nil, u.recs[:0]
 		s.free <- u
 	}
 }
@@ -148,8 +124,7 @@ func (s *splitter) run() {
 // at the end of the capture), waits for the dissector and returns its
 // error.
 func (s *splitter) finish() error {
-	s.cur.b = nil
-	s.hand(false)
+	s.hand(nil)
 	close(s.full)
 	<-s.ended
 	return s.err

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/nfstream-go/nfstream/internal/capture"
+	"github.com/nfstream-go/nfstream/internal/decode"
 	"github.com/nfstream-go/nfstream/internal/features"
+	"github.com/nfstream-go/nfstream/internal/meter"
 	"github.com/nfstream-go/nfstream/internal/output"
 	"github.com/nfstream-go/nfstream/internal/testing/corpus"
 	"github.com/nfstream-go/nfstream/internal/testing/testgen"
@@ -106,6 +110,80 @@ func TestSplitDissectionStops(t *testing.T) {
 		}
 		if limit == 100 && st.Packets >= all.Packets/2 {
 			t.Errorf("--max-flows %d: %d of %d packets read", limit, st.Packets, all.Packets)
+		}
+	}
+}
+
+// TestSplitUnitsBounded: the meter hands its records over in units of at
+// most unitRecords, even when far more flows leave at once (the burst
+// capture's idle scan takes 1000 flows at one packet, the flush at the end
+// the rest), so the records between the meter and the dissector stay few.
+// Every record still reaches the dissector.
+func TestSplitUnitsBounded(t *testing.T) {
+	needDPI(t)
+	cfg, one, _ := sparseOneMeter(t, burstScenario(), features.Schema{}, 0)
+	cfg.Meter.Dissections = 20
+	m, err := meter.New(cfg.Meter, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	written := 0
+	s := splitDissection(m, func(*features.Record) error { written++; return nil }, func(*batch) {})
+	src, err := capture.Open(cfg.Sources[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	b, dec := new(batch), decode.Decoder{Options: cfg.Decode}
+	for {
+		var pkt capture.Packet
+		err := src.Next(&pkt)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !dec.Decode(pkt.LinkType, pkt.Data, pkt.Len, &b.pkts[b.n]) {
+			continue
+		}
+		b.times[b.n] = pkt.TimeMS()
+		b.keep(b.n)
+		// The scenario's packets are small: a full batch fits its arena.
+		if b.n++; b.n == batchSize {
+			b.resolve()
+			if err := m.ProcessBatch(b.pkts[:b.n], b.times[:b.n]); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.hand(b); err != nil {
+				t.Fatal(err)
+			}
+			b = new(batch)
+		}
+	}
+	b.resolve()
+	if err := m.ProcessBatch(b.pkts[:b.n], b.times[:b.n]); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.finish(); err != nil {
+		t.Fatal(err)
+	}
+	rows := bytes.Count(one, []byte("\n")) - 1
+	if written != rows {
+		t.Errorf("the dissector wrote %d records; the capture has %d flows", written, rows)
+	}
+	// One unit is the meter's next, the others are back with it.
+	units := []*unit{s.cur}
+	for range splitUnits - 1 {
+		units = append(units, <-s.free)
+	}
+	for _, u := range units {
+		if cap(u.recs) > 2*unitRecords {
+			t.Errorf("a unit grew to hold %d records, more than %d", cap(u.recs), unitRecords)
 		}
 	}
 }
